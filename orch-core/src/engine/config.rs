@@ -1,0 +1,189 @@
+//! [`EngineConfig`]: every knob of the engine, with its default as a named constant.
+
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::retry::RetryPolicy;
+
+/// The default instance key: the target a command gets when nothing names one, and the one
+/// key an engine serves unless told otherwise.
+pub const DEFAULT_INSTANCE_KEY: &str = "default";
+/// The default number of handlers running at once per engine.
+pub const DEFAULT_CONCURRENCY: usize = 100;
+/// The default most commands claimed in one round trip (Orchestratum's `MaxCommandPull`).
+pub const DEFAULT_MAX_CLAIM: u32 = 100;
+/// The default interval between polls when nothing wakes the engine
+/// (Orchestratum's `CommandPollingInterval`). Wake-ups (in-process pushes, PostgreSQL
+/// `NOTIFY`) make most pushes start long before it.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The default lease length for commands whose timeout is longer; such commands renew it by
+/// heartbeat. A crashed worker's commands come back after at most this plus the buffer plus
+/// the reaper interval.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+/// The default slack added to every lease beyond the timeout (Orchestratum's
+/// `LockTimeoutBuffer`).
+pub const DEFAULT_LEASE_BUFFER: Duration = Duration::from_secs(10);
+/// The default interval between lease checks and renewals of running commands; it also
+/// bounds how long a worker in another process takes to see a cancellation.
+pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// The default interval between reaper passes over expired leases.
+pub const DEFAULT_REAPER_INTERVAL: Duration = Duration::from_secs(10);
+/// The default timeout of one attempt for commands that set none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// The default retries after the first attempt for commands that set none.
+pub const DEFAULT_RETRIES: u32 = 3;
+/// The default largest serialized payload accepted by a push.
+pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+/// The default longest stored error message; longer ones are truncated.
+pub const DEFAULT_MAX_ERROR_BYTES: usize = 8 * 1024;
+/// The default time running handlers get to finish after shutdown is requested.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The default most completions written in one transaction.
+pub const DEFAULT_MAX_FINISH_BATCH: usize = 1000;
+
+/// The engine's settings. Every field documents its default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// The instance keys (targets) this engine serves. Defaults to `["default"]`.
+    pub instance_keys: Vec<String>,
+    /// The target of pushes that name none and whose type sets none. Defaults to `"default"`.
+    pub default_target: String,
+    /// Handlers running at once. Defaults to [`DEFAULT_CONCURRENCY`] (100).
+    pub concurrency: usize,
+    /// Most commands claimed per round trip. Defaults to [`DEFAULT_MAX_CLAIM`] (100).
+    pub max_claim: u32,
+    /// Poll interval when idle. Defaults to [`DEFAULT_POLL_INTERVAL`] (1 s).
+    pub poll_interval: Duration,
+    /// Lease length cap. Defaults to [`DEFAULT_LEASE_TTL`] (30 s).
+    pub lease_ttl: Duration,
+    /// Lease slack beyond the timeout. Defaults to [`DEFAULT_LEASE_BUFFER`] (10 s).
+    pub lease_buffer: Duration,
+    /// Lease check and renewal interval. Defaults to [`DEFAULT_HEARTBEAT_INTERVAL`] (5 s).
+    pub heartbeat_interval: Duration,
+    /// Reaper interval. Defaults to [`DEFAULT_REAPER_INTERVAL`] (10 s).
+    pub reaper_interval: Duration,
+    /// Timeout for commands that set none. Defaults to [`DEFAULT_TIMEOUT`] (5 min).
+    pub default_timeout: Duration,
+    /// Retries for commands that set none. Defaults to [`DEFAULT_RETRIES`] (3).
+    pub default_retries: u32,
+    /// Backoff between attempts. Defaults to [`RetryPolicy::new`] (1 s doubling to 1 h, ±20 %).
+    pub retry: RetryPolicy,
+    /// Largest payload a push accepts. Defaults to [`DEFAULT_MAX_PAYLOAD_BYTES`] (256 KiB).
+    pub max_payload_bytes: usize,
+    /// Longest stored error message. Defaults to [`DEFAULT_MAX_ERROR_BYTES`] (8 KiB).
+    pub max_error_bytes: usize,
+    /// Grace period for running handlers at shutdown. Defaults to
+    /// [`DEFAULT_SHUTDOWN_GRACE`] (30 s).
+    pub shutdown_grace: Duration,
+    /// Most completions per transaction. Defaults to [`DEFAULT_MAX_FINISH_BATCH`] (1000).
+    pub max_finish_batch: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            instance_keys: vec![DEFAULT_INSTANCE_KEY.to_owned()],
+            default_target: DEFAULT_INSTANCE_KEY.to_owned(),
+            concurrency: DEFAULT_CONCURRENCY,
+            max_claim: DEFAULT_MAX_CLAIM,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            lease_buffer: DEFAULT_LEASE_BUFFER,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            reaper_interval: DEFAULT_REAPER_INTERVAL,
+            default_timeout: DEFAULT_TIMEOUT,
+            default_retries: DEFAULT_RETRIES,
+            retry: RetryPolicy::new(),
+            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            max_error_bytes: DEFAULT_MAX_ERROR_BYTES,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_finish_batch: DEFAULT_MAX_FINISH_BATCH,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Checks every setting; the builder calls it before anything starts.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.instance_keys.is_empty() {
+            return Err(ConfigError::invalid(
+                "instance_keys",
+                "an engine must serve at least one instance key",
+            ));
+        }
+        for key in self.instance_keys.iter().chain([&self.default_target]) {
+            validate_key(key)?;
+        }
+        let positive = [
+            ("poll_interval", self.poll_interval),
+            ("lease_ttl", self.lease_ttl),
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("reaper_interval", self.reaper_interval),
+            ("default_timeout", self.default_timeout),
+        ];
+        for (field, value) in positive {
+            if value.is_zero() {
+                return Err(ConfigError::invalid(field, "must be greater than zero"));
+            }
+        }
+        if self.heartbeat_interval >= self.lease_ttl {
+            return Err(ConfigError::invalid(
+                "heartbeat_interval",
+                format!(
+                    "{:?} must be shorter than lease_ttl ({:?}), or leases expire between renewals",
+                    self.heartbeat_interval, self.lease_ttl
+                ),
+            ));
+        }
+        if self.concurrency == 0 {
+            return Err(ConfigError::invalid("concurrency", "must be at least 1"));
+        }
+        if self.max_claim == 0 {
+            return Err(ConfigError::invalid("max_claim", "must be at least 1"));
+        }
+        if self.max_finish_batch == 0 {
+            return Err(ConfigError::invalid("max_finish_batch", "must be at least 1"));
+        }
+        if self.max_payload_bytes == 0 {
+            return Err(ConfigError::invalid("max_payload_bytes", "must be at least 1"));
+        }
+        self.retry
+            .validate()
+            .map_err(|reason| ConfigError::invalid("retry", reason))
+    }
+}
+
+/// Instance keys are stored and compared as plain strings: non-empty, at most 255 bytes.
+fn validate_key(key: &str) -> Result<(), ConfigError> {
+    if key.is_empty() || key.len() > 255 || key.chars().any(char::is_control) {
+        return Err(ConfigError::invalid(
+            "instance_keys",
+            format!("instance key {key:?} must be 1–255 bytes without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(EngineConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn refuses_bad_values() {
+        let mut c = EngineConfig::default();
+        c.heartbeat_interval = c.lease_ttl;
+        assert!(c.validate().is_err());
+        let mut c = EngineConfig::default();
+        c.instance_keys.clear();
+        assert!(c.validate().is_err());
+        let mut c = EngineConfig::default();
+        c.poll_interval = Duration::ZERO;
+        assert!(matches!(c.validate(), Err(ConfigError::Invalid { field: "poll_interval", .. })));
+    }
+}

@@ -1,0 +1,151 @@
+//! One attempt: run the handler under its timeout and cancellation token, catch panics,
+//! and turn the outcome into a fenced [`Finish`].
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use tokio::sync::mpsc::UnboundedSender;
+use tracing::{debug, warn};
+
+use super::inflight::{Slot, StopReason};
+use super::shared::Shared;
+use crate::context::Ctx;
+use crate::failure::{Failure, FailureKind};
+use crate::registry::{Entry, RunOutcome, Terminal};
+use crate::store::{ClaimedCommand, Finish, FinishOutcome};
+
+/// How the attempt ended, before retry policy is applied.
+enum Ended {
+    Ran(RunOutcome),
+    Failed(FailureKind, String),
+    Stopped(StopReason),
+}
+
+/// Runs one claimed command and sends its finish (if any) to the completer.
+pub(crate) async fn execute(
+    shared: Arc<Shared>,
+    entry: Entry,
+    cmd: ClaimedCommand,
+    slot: Slot,
+    done: UnboundedSender<Finish>,
+) {
+    let ctx = Ctx {
+        id: cmd.id,
+        name: entry.command.name(),
+        attempt: cmd.attempt,
+        max_attempts: cmd.max_attempts,
+        deadline: slot.deadline,
+        cancel: slot.cancel.clone(),
+        state: shared.state.clone(),
+    };
+    let ended = {
+        let run = AssertUnwindSafe(entry.handler.run(&cmd.input, &ctx)).catch_unwind();
+        tokio::select! {
+            biased;
+            result = run => match result {
+                Ok(outcome) => Ended::Ran(outcome),
+                Err(panic) => Ended::Failed(FailureKind::Panicked, panic_message(panic.as_ref())),
+            },
+            () = slot.cancel.cancelled() => Ended::Stopped(slot.stop.get()),
+            () = tokio::time::sleep_until(slot.deadline) => {
+                slot.cancel.cancel();
+                Ended::Failed(
+                    FailureKind::TimedOut,
+                    format!("attempt ran past its timeout of {:?}", cmd.timeout),
+                )
+            }
+        }
+    };
+    let finish = match ended {
+        Ended::Ran(RunOutcome::Succeeded { output, follow_ups }) => {
+            match shared.resolve_follow_ups(cmd.id, follow_ups) {
+                Ok(follow_ups) => Some(Finish {
+                    id: cmd.id,
+                    lease: cmd.lease,
+                    outcome: FinishOutcome::Succeeded { output },
+                    follow_ups,
+                    only_if_expired: false,
+                }),
+                Err(message) => Some(failed(&shared, &entry, &cmd, FailureKind::Fatal, message)),
+            }
+        }
+        Ended::Ran(RunOutcome::Failed { kind, message }) | Ended::Failed(kind, message) => {
+            Some(failed(&shared, &entry, &cmd, kind, message))
+        }
+        Ended::Stopped(StopReason::Shutdown) => Some(Finish {
+            id: cmd.id,
+            lease: cmd.lease,
+            outcome: FinishOutcome::Release,
+            follow_ups: Vec::new(),
+            only_if_expired: false,
+        }),
+        Ended::Stopped(reason) => {
+            debug!(command.id = %cmd.id, command.name = %cmd.name, ?reason, "attempt stopped");
+            shared.inflight.remove(cmd.id, cmd.lease);
+            None
+        }
+    };
+    if let Some(finish) = finish
+        && done.send(finish).is_err()
+    {
+        warn!(command.id = %cmd.id, "completer is gone; the lease will expire and be reaped");
+    }
+}
+
+/// The finish of a failed attempt: a retry after backoff, or dead with `on_failure`
+/// follow-ups.
+pub(crate) fn failed(
+    shared: &Shared,
+    entry: &Entry,
+    cmd: &ClaimedCommand,
+    kind: FailureKind,
+    message: String,
+) -> Finish {
+    let failure = Failure {
+        kind,
+        message: shared.truncate_error(message),
+        attempt: cmd.attempt,
+    };
+    debug!(command.id = %cmd.id, command.name = %cmd.name, attempt = cmd.attempt, %kind, "attempt failed");
+    let (outcome, follow_ups) = if kind.is_retryable() && cmd.attempt < cmd.max_attempts {
+        let delay = shared.config.retry.delay(cmd.attempt);
+        (FinishOutcome::Retry { failure, delay }, Vec::new())
+    } else {
+        let follow_ups = dead_follow_ups(shared, entry, cmd, &failure);
+        (FinishOutcome::Dead { failure }, follow_ups)
+    };
+    Finish {
+        id: cmd.id,
+        lease: cmd.lease,
+        outcome,
+        follow_ups,
+        only_if_expired: false,
+    }
+}
+
+fn dead_follow_ups(
+    shared: &Shared,
+    entry: &Entry,
+    cmd: &ClaimedCommand,
+    failure: &Failure,
+) -> Vec<crate::store::InsertCommand> {
+    if failure.kind == FailureKind::Decode {
+        return Vec::new();
+    }
+    let computed = (entry.command.terminal_follow_ups)(&cmd.input, Terminal::Failed(failure))
+        .and_then(|f| shared.resolve_follow_ups(cmd.id, f));
+    computed.unwrap_or_else(|message| {
+        warn!(command.id = %cmd.id, command.name = %cmd.name, %message, "on_failure follow-ups dropped");
+        Vec::new()
+    })
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic payload".to_owned());
+    format!("handler panicked: {detail}")
+}

@@ -1,0 +1,144 @@
+//! The commands this engine is running right now, shared by the executors, the heartbeat,
+//! the completer and in-process cancellation.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::id::{CommandId, LeaseToken};
+
+/// Why an attempt was stopped from outside its handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum StopReason {
+    /// Not stopped.
+    None = 0,
+    /// The command was canceled; its row is already `canceled`.
+    Canceled = 1,
+    /// The lease was lost (reaped, or canceled by another process); the row is not ours.
+    LeaseLost = 2,
+    /// The engine is shutting down and the grace period is over: release the command.
+    Shutdown = 3,
+}
+
+/// A set-once stop reason, readable by the executor after its token fired.
+#[derive(Debug, Default)]
+pub(crate) struct StopCell(AtomicU8);
+
+impl StopCell {
+    fn set(&self, reason: StopReason) {
+        let _ = self.0.compare_exchange(
+            StopReason::None as u8,
+            reason as u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    pub(crate) fn get(&self) -> StopReason {
+        match self.0.load(Ordering::Acquire) {
+            1 => StopReason::Canceled,
+            2 => StopReason::LeaseLost,
+            3 => StopReason::Shutdown,
+            _ => StopReason::None,
+        }
+    }
+}
+
+/// One running attempt.
+#[derive(Debug, Clone)]
+pub(crate) struct Slot {
+    pub(crate) lease: LeaseToken,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) stop: Arc<StopCell>,
+    /// When the lease expires by this process's monotonic clock (a lower bound: the database
+    /// set it a little later).
+    pub(crate) lease_until: Instant,
+    /// When the attempt's timeout fires.
+    pub(crate) deadline: Instant,
+}
+
+impl Slot {
+    pub(crate) fn stop(&self, reason: StopReason) {
+        self.stop.set(reason);
+        self.cancel.cancel();
+    }
+}
+
+/// The running attempts, by command id.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    slots: Mutex<HashMap<CommandId, Slot>>,
+}
+
+impl InFlight {
+    fn lock(&self) -> MutexGuard<'_, HashMap<CommandId, Slot>> {
+        // A panic while holding this lock leaves a consistent map (every operation is a
+        // single insert/remove/read), so a poisoned lock is safe to keep using.
+        self.slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn insert(&self, id: CommandId, slot: Slot) {
+        self.lock().insert(id, slot);
+    }
+
+    /// Forgets `id` if it still holds `lease`.
+    pub(crate) fn remove(&self, id: CommandId, lease: LeaseToken) {
+        let mut slots = self.lock();
+        if slots.get(&id).is_some_and(|s| s.lease == lease) {
+            slots.remove(&id);
+        }
+    }
+
+    /// Stops one attempt; returns whether it was running here.
+    pub(crate) fn stop(&self, id: CommandId, reason: StopReason) -> bool {
+        match self.lock().get(&id) {
+            Some(slot) => {
+                slot.stop(reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops every attempt.
+    pub(crate) fn stop_all(&self, reason: StopReason) {
+        for slot in self.lock().values() {
+            slot.stop(reason);
+        }
+    }
+
+    /// Stops `id` only if it still holds `lease`.
+    pub(crate) fn stop_lease(&self, id: CommandId, lease: LeaseToken, reason: StopReason) {
+        if let Some(slot) = self.lock().get(&id).filter(|s| s.lease == lease) {
+            slot.stop(reason);
+        }
+    }
+
+    /// Records a renewed lease.
+    pub(crate) fn renewed(&self, id: CommandId, lease: LeaseToken, until: Instant) {
+        if let Some(slot) = self.lock().get_mut(&id).filter(|s| s.lease == lease) {
+            slot.lease_until = until;
+        }
+    }
+
+    /// Every running attempt as `(id, slot)`.
+    pub(crate) fn snapshot(&self) -> Vec<(CommandId, Slot)> {
+        self.lock().iter().map(|(id, s)| (*id, s.clone())).collect()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// How long a lease with `timeout` lasts from a claim or a renewal.
+pub(crate) fn lease_span(remaining: Duration, ttl: Duration, buffer: Duration) -> Duration {
+    remaining.min(ttl) + buffer
+}

@@ -1,0 +1,138 @@
+//! The producer: claims batches sized to free capacity and starts an executor per command.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, warn};
+
+use super::executor::execute;
+use super::inflight::{Slot, lease_span};
+use super::shared::Shared;
+use crate::id::LeaseToken;
+use crate::store::{ClaimParams, Finish, FinishOutcome};
+
+pub(crate) struct Producer {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) slot_freed: Arc<Notify>,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) done: UnboundedSender<Finish>,
+}
+
+impl Producer {
+    /// Claims and starts commands until `stop` fires.
+    pub(crate) async fn run(self, stop: CancellationToken) {
+        let config = &self.shared.config;
+        let batch = config.max_claim.min(u32::try_from(config.concurrency).unwrap_or(u32::MAX));
+        // Under load, wait for a quarter batch of free slots so claims stay batched.
+        let threshold = (batch / 4).max(1) as usize;
+        let mut names: Vec<String> = self
+            .shared
+            .registry
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        let mut error_pause = Duration::from_millis(100);
+        while !stop.is_cancelled() {
+            if names.is_empty() {
+                warn!("no handlers registered: this engine will claim nothing");
+                stop.cancelled().await;
+                break;
+            }
+            let free = self.slots.available_permits();
+            if free < threshold {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = self.slot_freed.notified() => continue,
+                }
+            }
+            let limit = (free as u32).min(batch);
+            let params = ClaimParams {
+                worker: self.shared.worker,
+                token: LeaseToken::new(),
+                names: names.clone(),
+                targets: config.instance_keys.clone(),
+                limit,
+                lease_ttl: config.lease_ttl,
+                lease_buffer: config.lease_buffer,
+            };
+            let claimed_at = Instant::now();
+            let claimed = match self.shared.store.claim(&params).await {
+                Ok(claimed) => {
+                    error_pause = Duration::from_millis(100);
+                    claimed
+                }
+                Err(error) => {
+                    warn!(%error, "claiming commands failed; retrying after {error_pause:?}");
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(error_pause) => {}
+                    }
+                    error_pause = (error_pause * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            let got = claimed.len();
+            debug!(limit, got, "claimed");
+            for cmd in claimed {
+                self.start(cmd, claimed_at);
+            }
+            if got < limit as usize {
+                // Nothing more is due now: sleep until woken or the next poll.
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = self.shared.wake.notified() => {}
+                    () = tokio::time::sleep(config.poll_interval) => {}
+                }
+            }
+        }
+    }
+
+    fn start(&self, cmd: crate::store::ClaimedCommand, claimed_at: Instant) {
+        let config = &self.shared.config;
+        let Some(entry) = self.shared.registry.entry(&cmd.name).cloned() else {
+            // Cannot happen: claims filter on registered names. Give it back untouched.
+            let _ = self.done.send(Finish {
+                id: cmd.id,
+                lease: cmd.lease,
+                outcome: FinishOutcome::Release,
+                follow_ups: Vec::new(),
+                only_if_expired: false,
+            });
+            return;
+        };
+        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+            let _ = self.done.send(Finish {
+                id: cmd.id,
+                lease: cmd.lease,
+                outcome: FinishOutcome::Release,
+                follow_ups: Vec::new(),
+                only_if_expired: false,
+            });
+            return;
+        };
+        let slot = Slot {
+            lease: cmd.lease,
+            cancel: CancellationToken::new(),
+            stop: Arc::default(),
+            lease_until: claimed_at + lease_span(cmd.timeout, config.lease_ttl, config.lease_buffer),
+            deadline: Instant::now() + cmd.timeout,
+        };
+        self.shared.inflight.insert(cmd.id, slot.clone());
+        let shared = self.shared.clone();
+        let done = self.done.clone();
+        let slot_freed = self.slot_freed.clone();
+        self.tasks.spawn(async move {
+            execute(shared, entry, cmd, slot, done).await;
+            drop(permit);
+            slot_freed.notify_one();
+        });
+    }
+}

@@ -1,0 +1,86 @@
+//! The state the client and every engine service share.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::config::EngineConfig;
+use super::inflight::InFlight;
+use crate::error::{Error, Result};
+use crate::extensions::Extensions;
+use crate::id::{CommandId, WorkerId};
+use crate::push::NewCommand;
+use crate::registry::Registry;
+use crate::store::{InsertCommand, Store};
+
+pub(crate) struct Shared {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) registry: Registry,
+    pub(crate) config: EngineConfig,
+    pub(crate) state: Arc<Extensions>,
+    /// Woken by in-process pushes and by the store's listener.
+    pub(crate) wake: Arc<Notify>,
+    pub(crate) inflight: InFlight,
+    pub(crate) worker: WorkerId,
+}
+
+impl Shared {
+    /// Applies the defaults and limits to a serialized command.
+    pub(crate) fn resolve(
+        &self,
+        new: NewCommand,
+        parent_id: Option<CommandId>,
+    ) -> Result<InsertCommand> {
+        if new.input.len() > self.config.max_payload_bytes {
+            return Err(Error::PayloadTooLarge {
+                name: new.name.to_owned(),
+                size: new.input.len(),
+                limit: self.config.max_payload_bytes,
+            });
+        }
+        let push = new.push;
+        let retries = push.retries.unwrap_or(self.config.default_retries);
+        Ok(InsertCommand {
+            id: new.id,
+            name: new.name.to_owned(),
+            input: new.input,
+            target: push
+                .target
+                .unwrap_or_else(|| self.config.default_target.clone()),
+            when: push.when,
+            timeout: push.timeout.unwrap_or(self.config.default_timeout),
+            max_attempts: retries.saturating_add(1),
+            idempotency_key: push.idempotency_key,
+            parent_id,
+        })
+    }
+
+    /// Resolves follow-ups of `parent`; the first error is returned as a message.
+    pub(crate) fn resolve_follow_ups(
+        &self,
+        parent: CommandId,
+        follow_ups: Vec<NewCommand>,
+    ) -> std::result::Result<Vec<InsertCommand>, String> {
+        follow_ups
+            .into_iter()
+            .map(|new| {
+                self.resolve(new, Some(parent))
+                    .map_err(|e| format!("follow-up rejected: {e}"))
+            })
+            .collect()
+    }
+
+    /// Cuts an error message to the configured limit at a character boundary.
+    pub(crate) fn truncate_error(&self, mut message: String) -> String {
+        let limit = self.config.max_error_bytes;
+        if message.len() > limit {
+            let mut cut = limit.saturating_sub(3);
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("...");
+        }
+        message
+    }
+}

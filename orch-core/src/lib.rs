@@ -1,0 +1,55 @@
+//! # orch-core
+//!
+//! The engine of orch, with no SQL: typed [`Command`]s and their [`Handler`]s, the
+//! link-time [`Registry`], the worker loop ([`Engine`]), the push/cancel/inspect
+//! [`Client`], and the [`Store`](store::Store) seam that `orch-sea` implements on sea-orm.
+//!
+//! Most applications use the `orch` crate, which ties this engine to SQL storage and
+//! re-exports everything here; see its docs for the quickstart.
+//!
+//! # Delivery semantics
+//! Handlers run **at least once**. Every state transition of a running command is fenced by
+//! its lease token, so a worker that lost its lease changes nothing; follow-up commands are
+//! inserted in the same transaction that records their parent's finish.
+
+#[doc(hidden)]
+pub mod __private;
+mod client;
+mod command;
+mod context;
+pub mod engine;
+mod error;
+mod extensions;
+mod failure;
+mod follow_ups;
+mod handler;
+mod id;
+mod push;
+pub mod registry;
+pub mod retry;
+mod status;
+pub mod store;
+
+pub use client::Client;
+pub use command::{Chain, ChainEvent, Command};
+pub use context::Ctx;
+pub use engine::{Engine, EngineBuilder, EngineConfig};
+pub use error::{ConfigError, Error, Result};
+pub use extensions::Extensions;
+pub use failure::{Failure, FailureKind};
+pub use follow_ups::FollowUps;
+pub use handler::{Handler, HandlerError, ResultExt};
+pub use id::{CommandId, LeaseToken, WorkerId};
+pub use push::{NewCommand, Push, When};
+pub use registry::Registry;
+pub use retry::RetryPolicy;
+pub use status::{CommandStatus, UnknownStatus};
+pub use store::{AttemptError, CancelOutcome, CommandRecord, OutputError};
+
+/// The names most programs need: `use orch_core::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        CancelOutcome, Chain, Command, CommandId, CommandRecord, CommandStatus, Ctx, Failure,
+        FailureKind, FollowUps, Handler, HandlerError, Push, ResultExt,
+    };
+}

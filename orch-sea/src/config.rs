@@ -1,0 +1,119 @@
+//! [`SeaStoreConfig`]: the table prefix (validated) and connection settings.
+
+use std::time::Duration;
+
+use orch_core::ConfigError;
+
+/// The default table prefix: tables are `orch_commands`, `orch_command_errors`,
+/// `orch_migrations`.
+pub const DEFAULT_TABLE_PREFIX: &str = "orch_";
+/// The default pool size for PostgreSQL and MySQL.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+/// The default pool size for an SQLite file (writers are serialized by SQLite anyway).
+pub const DEFAULT_SQLITE_MAX_CONNECTIONS: u32 = 4;
+/// The default time to wait for a pooled connection.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default SQLite busy timeout: how long a writer waits for the write lock.
+pub const DEFAULT_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest suffix orch appends to the prefix (`command_errors_command`, an index name).
+const LONGEST_SUFFIX: usize = "command_errors_command".len();
+/// PostgreSQL truncates identifiers past 63 bytes (MySQL refuses past 64).
+const IDENTIFIER_BUDGET: usize = 63;
+
+/// Storage settings. Every field documents its default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SeaStoreConfig {
+    /// The table prefix: `^[a-z][a-z0-9_]*$`, short enough that every table and index name
+    /// fits in 63 bytes. Defaults to [`DEFAULT_TABLE_PREFIX`] (`orch_`).
+    pub table_prefix: String,
+    /// Pool size. Defaults to 10 ([`DEFAULT_MAX_CONNECTIONS`]), 4 for an SQLite file and 1
+    /// for an in-memory SQLite database.
+    pub max_connections: Option<u32>,
+    /// How long to wait for a pooled connection. Defaults to 10 s.
+    pub acquire_timeout: Duration,
+    /// Whether to run orch's migrations when connecting. Defaults to true.
+    pub migrate: bool,
+    /// Whether PostgreSQL inserts send a `NOTIFY` that wakes idle engines elsewhere.
+    /// Defaults to true; turn off behind a transaction-mode connection pooler.
+    pub notify: bool,
+}
+
+impl Default for SeaStoreConfig {
+    fn default() -> Self {
+        Self {
+            table_prefix: DEFAULT_TABLE_PREFIX.to_owned(),
+            max_connections: None,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            migrate: true,
+            notify: true,
+        }
+    }
+}
+
+/// Checks a table prefix: lowercase ASCII letters, digits and `_`, starting with a letter,
+/// and short enough for every table and index name orch creates.
+///
+/// # Example
+/// ```
+/// assert!(orch_sea::validate_table_prefix("orch_").is_ok());
+/// assert!(orch_sea::validate_table_prefix("Orch;drop").is_err());
+/// ```
+pub fn validate_table_prefix(prefix: &str) -> Result<(), ConfigError> {
+    let reason = if prefix.is_empty() {
+        Some("must not be empty".to_owned())
+    } else if !prefix.starts_with(|c: char| c.is_ascii_lowercase()) {
+        Some("must start with a lowercase ASCII letter".to_owned())
+    } else if let Some(bad) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_'))
+    {
+        Some(format!(
+            "may contain only lowercase ASCII letters, digits and `_`, found {bad:?}"
+        ))
+    } else if prefix.len() + LONGEST_SUFFIX > IDENTIFIER_BUDGET {
+        Some(format!(
+            "is {} bytes; at most {} fit, so that every table and index name stays within {IDENTIFIER_BUDGET} bytes",
+            prefix.len(),
+            IDENTIFIER_BUDGET - LONGEST_SUFFIX
+        ))
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(ConfigError::invalid(
+            "table_prefix",
+            format!("{prefix:?} {reason}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_table_prefix as check;
+
+    #[test]
+    fn accepts_plain_prefixes() {
+        for ok in ["orch_", "a", "tenant1_orch_", "x_y_z"] {
+            assert!(check(ok).is_ok(), "{ok}");
+        }
+        assert!(check(&"a".repeat(41)).is_ok());
+    }
+
+    #[test]
+    fn refuses_hostile_prefixes() {
+        for bad in [
+            "", "1abc", "_x", "Orch_", "orch-", "orch.", "or\"ch", "or`ch", "orch;drop table x;",
+            "ørch", "orch ", "select", // reserved words are fine only because they are quoted…
+        ] {
+            if bad == "select" {
+                assert!(check(bad).is_ok());
+                continue;
+            }
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
+        assert!(check(&"a".repeat(42)).is_err());
+    }
+}

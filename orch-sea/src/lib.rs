@@ -1,0 +1,33 @@
+//! # orch-sea
+//!
+//! orch's storage on sea-orm: [`SeaStore`] implements orch-core's `Store` for SQLite (the
+//! embedded default), PostgreSQL and MySQL/MariaDB, chosen by URL.
+//!
+//! - **Schema.** Three tables per prefix (`{prefix}commands`, `{prefix}command_errors`,
+//!   `{prefix}migrations`), created by orch's own migrations, under a lock so instances
+//!   starting together are safe. The prefix is validated (`^[a-z][a-z0-9_]*$`, within the
+//!   63-byte identifier budget); no configuration text ever reaches SQL unvalidated.
+//! - **Time.** Every timestamp is stored as integer microseconds since the Unix epoch (UTC)
+//!   and computed from the database's clock, identically on all three backends.
+//! - **Claims.** PostgreSQL: one `FOR UPDATE SKIP LOCKED` CTE + `UPDATE … RETURNING`;
+//!   MySQL/MariaDB: `SELECT … FOR UPDATE SKIP LOCKED` + fenced `UPDATE` in one short
+//!   transaction; SQLite: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` in WAL mode.
+//! - **Wake-ups.** PostgreSQL inserts of due commands send a payload-free `NOTIFY`.
+
+mod backend;
+mod config;
+mod connect;
+mod error;
+mod listen;
+mod migrate;
+mod queries;
+mod store;
+mod tables;
+
+pub use backend::Backend;
+pub use config::{
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_BUSY_TIMEOUT,
+    DEFAULT_SQLITE_MAX_CONNECTIONS, DEFAULT_TABLE_PREFIX, SeaStoreConfig, validate_table_prefix,
+};
+pub use connect::redact;
+pub use store::{SeaStore, SeaStoreError};

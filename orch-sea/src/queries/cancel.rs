@@ -1,0 +1,76 @@
+//! Cancellation: a compare-and-set to `canceled` while pending or running, with the
+//! `on_cancel` follow-ups in the same transaction.
+
+use orch_core::CommandStatus;
+use orch_core::store::{CancelOutcome, CancelParams, StoreError};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+use super::sql::Sql;
+use super::{col, id_value};
+use crate::backend::Backend;
+use crate::error::{corrupt, db_error};
+use crate::tables::Tables;
+
+const WHAT: &str = "cancel a command";
+
+pub(crate) async fn cancel(
+    db: &DatabaseConnection,
+    backend: Backend,
+    tables: &Tables,
+    notify: bool,
+    params: &CancelParams,
+) -> Result<CancelOutcome, StoreError> {
+    let t = &tables.commands;
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT status FROM ")
+        .push(t)
+        .push(" WHERE id = ")
+        .bind(id_value(params.id));
+    if backend != Backend::Sqlite {
+        sql.push(" FOR UPDATE");
+    }
+    let row = txn
+        .query_one_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    let Some(row) = row else {
+        txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+        return Ok(CancelOutcome::NotFound);
+    };
+    let status: String = col(&row, 0, WHAT)?;
+    let status: CommandStatus = status.parse().map_err(|e| corrupt(WHAT, e))?;
+    if status.is_terminal() {
+        txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+        return Ok(CancelOutcome::AlreadyFinished(status));
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE ")
+        .push(t)
+        .push(" SET status = 'canceled', finished_at = ")
+        .now()
+        .push(", lease_expires_at = NULL WHERE id = ")
+        .bind(id_value(params.id))
+        .push(" AND status IN ('pending', 'running')");
+    txn.execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    if !params.follow_ups.is_empty() {
+        super::insert::insert(&txn, backend, tables, notify, &params.follow_ups).await?;
+    }
+    txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+    Ok(if status == CommandStatus::Running {
+        CancelOutcome::CanceledRunning
+    } else {
+        CancelOutcome::CanceledPending
+    })
+}

@@ -1,0 +1,185 @@
+//! Claiming due commands, per backend:
+//! - PostgreSQL: one statement, a materialized CTE selecting `FOR UPDATE SKIP LOCKED`
+//!   (the CTE keeps `LIMIT` exact whatever plan is chosen), then `UPDATE … RETURNING`.
+//! - MySQL/MariaDB: `SELECT … FOR UPDATE SKIP LOCKED`, then a fenced `UPDATE`, in one short
+//!   transaction (neither has `UPDATE … RETURNING`).
+//! - SQLite: `BEGIN IMMEDIATE`, then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`;
+//!   SQLite has one writer at a time, so no row locks are needed.
+
+use std::time::Duration;
+
+use orch_core::store::{ClaimParams, ClaimedCommand, StoreError};
+use orch_core::{CommandId, LeaseToken};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, QueryResult, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+use super::sql::Sql;
+use super::{col, id_value, millis, to_u32, uuid_col};
+use crate::backend::Backend;
+use crate::error::db_error;
+use crate::tables::Tables;
+
+const WHAT: &str = "claim due commands";
+
+pub(crate) async fn claim(
+    db: &DatabaseConnection,
+    backend: Backend,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Vec<ClaimedCommand>, StoreError> {
+    match backend {
+        Backend::Postgres => claim_returning(db, backend, tables, params).await,
+        Backend::Sqlite => {
+            let txn = db
+                .begin_with_options(TransactionOptions {
+                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                    ..TransactionOptions::default()
+                })
+                .await
+                .map_err(|e| db_error(WHAT, e))?;
+            let claimed = claim_returning(&txn, backend, tables, params).await?;
+            txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+            Ok(claimed)
+        }
+        Backend::MySql => claim_mysql(db, tables, params).await,
+    }
+}
+
+/// The due-rows filter: `status = 'pending' AND run_at <= now AND name IN … AND target IN …`.
+fn due_filter(sql: &mut Sql, params: &ClaimParams) {
+    sql.push(" WHERE status = 'pending' AND run_at <= ")
+        .now()
+        .push(" AND name IN ")
+        .bind_list(params.names.iter().cloned())
+        .push(" AND target IN ")
+        .bind_list(params.targets.iter().cloned())
+        .push(" ORDER BY run_at, id LIMIT ")
+        .bind(i64::from(params.limit));
+}
+
+/// The lease expiry expression for a row with `timeout_ms`.
+fn lease_expiry(sql: &mut Sql, backend: Backend, params: &ClaimParams, now: Option<i64>) {
+    match now {
+        Some(now) => sql.bind(now),
+        None => sql.now(),
+    };
+    sql.push(" + (")
+        .push(backend.least())
+        .push("(timeout_ms, ")
+        .bind(millis(params.lease_ttl))
+        .push(") + ")
+        .bind(millis(params.lease_buffer))
+        .push(") * 1000");
+}
+
+async fn claim_returning<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Vec<ClaimedCommand>, StoreError> {
+    let t = &tables.commands;
+    let mut sql = Sql::new(backend);
+    if backend == Backend::Postgres {
+        sql.push("WITH due AS MATERIALIZED (SELECT id FROM ").push(t);
+        due_filter(&mut sql, params);
+        sql.push(" FOR UPDATE SKIP LOCKED) UPDATE ")
+            .push(t)
+            .push(" AS c SET ");
+    } else {
+        sql.push("UPDATE ").push(t).push(" SET ");
+    }
+    sql.push("status = 'running', attempts = attempts + 1, started_at = ")
+        .now()
+        .push(", lease_owner = ")
+        .bind(params.worker.as_uuid())
+        .push(", lease_token = ")
+        .bind(params.token.as_uuid())
+        .push(", lease_expires_at = ");
+    lease_expiry(&mut sql, backend, params, None);
+    if backend == Backend::Postgres {
+        sql.push(" FROM due WHERE c.id = due.id RETURNING c.id, c.name, c.input, c.attempts, c.max_attempts, c.timeout_ms");
+    } else {
+        sql.push(" WHERE id IN (SELECT id FROM ").push(t);
+        due_filter(&mut sql, params);
+        sql.push(") RETURNING id, name, input, attempts, max_attempts, timeout_ms");
+    }
+    let rows = conn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    rows.iter()
+        .map(|row| read_claimed(row, params.token, 0))
+        .collect()
+}
+
+async fn claim_mysql(
+    db: &DatabaseConnection,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Vec<ClaimedCommand>, StoreError> {
+    let backend = Backend::MySql;
+    let t = &tables.commands;
+    let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT id, name, input, attempts, max_attempts, timeout_ms, ")
+        .now()
+        .push(" AS now_us FROM ")
+        .push(t);
+    due_filter(&mut sql, params);
+    sql.push(" FOR UPDATE SKIP LOCKED");
+    let rows = txn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    if rows.is_empty() {
+        txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+        return Ok(Vec::new());
+    }
+    let now: i64 = col(&rows[0], 6, WHAT)?;
+    let claimed = rows
+        .iter()
+        .map(|row| read_claimed(row, params.token, 1))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE ")
+        .push(t)
+        .push(" SET status = 'running', attempts = attempts + 1, started_at = ")
+        .bind(now)
+        .push(", lease_owner = ")
+        .bind(params.worker.as_uuid())
+        .push(", lease_token = ")
+        .bind(params.token.as_uuid())
+        .push(", lease_expires_at = ");
+    lease_expiry(&mut sql, backend, params, Some(now));
+    sql.push(" WHERE status = 'pending' AND id IN ")
+        .bind_list(claimed.iter().map(|c| id_value(c.id)));
+    txn.execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+    Ok(claimed)
+}
+
+/// Reads a claimed row; `attempt_offset` is added to the stored attempt count (1 when the
+/// row was read before its increment).
+fn read_claimed(
+    row: &QueryResult,
+    lease: LeaseToken,
+    attempt_offset: i64,
+) -> Result<ClaimedCommand, StoreError> {
+    let attempts: i64 = col::<i32>(row, 3, WHAT)?.into();
+    let max_attempts: i64 = col::<i32>(row, 4, WHAT)?.into();
+    let timeout_ms: i64 = col(row, 5, WHAT)?;
+    Ok(ClaimedCommand {
+        id: CommandId::from_uuid(uuid_col(row, 0, WHAT)?),
+        name: col(row, 1, WHAT)?,
+        input: col(row, 2, WHAT)?,
+        attempt: to_u32(attempts + attempt_offset),
+        max_attempts: to_u32(max_attempts),
+        timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
+        lease,
+    })
+}

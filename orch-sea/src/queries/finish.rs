@@ -1,0 +1,303 @@
+//! Fenced end-of-attempt transitions, many per statement.
+//!
+//! Every row of a batch is matched on `(id, lease_token, status = 'running')` (and, for the
+//! reaper, on an expired lease); only the rows that matched get their error rows and
+//! follow-ups, in the same transaction. PostgreSQL and SQLite learn which rows matched from
+//! `RETURNING`; MySQL/MariaDB lock the matching rows with `SELECT … FOR UPDATE` first.
+
+use std::collections::HashSet;
+
+use orch_core::CommandStatus;
+use orch_core::store::{Finish, FinishOutcome, InsertCommand, StoreError};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::sql::Sql;
+use super::{id_value, micros, uuid_col};
+use crate::backend::{Backend, SqlType};
+use crate::error::db_error;
+use crate::tables::Tables;
+
+const WHAT: &str = "record finished attempts";
+
+/// One row of the transition: the values bound for it.
+struct Row {
+    id: Uuid,
+    token: Uuid,
+    status: CommandStatus,
+    output: Option<String>,
+    delay_us: Option<i64>,
+    refund: i32,
+    error: Option<String>,
+    expired_only: i32,
+}
+
+impl Row {
+    fn of(finish: &Finish) -> Self {
+        let (status, output, delay_us, refund, error) = match &finish.outcome {
+            FinishOutcome::Succeeded { output } => {
+                (CommandStatus::Succeeded, Some(output.clone()), None, 0, None)
+            }
+            FinishOutcome::Retry { failure, delay } => (
+                CommandStatus::Pending,
+                None,
+                Some(micros(*delay)),
+                0,
+                Some(failure.message.clone()),
+            ),
+            FinishOutcome::Dead { failure } => (
+                CommandStatus::Dead,
+                None,
+                None,
+                0,
+                Some(failure.message.clone()),
+            ),
+            _ => (CommandStatus::Pending, None, Some(0), 1, None),
+        };
+        Self {
+            id: finish.id.as_uuid(),
+            token: finish.lease.as_uuid(),
+            status,
+            output,
+            delay_us,
+            refund,
+            error,
+            expired_only: i32::from(finish.only_if_expired),
+        }
+    }
+}
+
+pub(crate) async fn finish(
+    db: &DatabaseConnection,
+    backend: Backend,
+    tables: &Tables,
+    notify: bool,
+    batch: &[Finish],
+) -> Result<Vec<bool>, StoreError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<Row> = batch.iter().map(Row::of).collect();
+    let needs_more = batch
+        .iter()
+        .any(|f| !f.follow_ups.is_empty() || failure_of(f).is_some());
+    if !needs_more && backend != Backend::MySql {
+        // A lone statement commits atomically: skip BEGIN/COMMIT.
+        let applied = update_returning(db, backend, tables, &rows).await?;
+        return Ok(flags(batch, &applied));
+    }
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    let applied = if backend == Backend::MySql {
+        update_mysql(&txn, tables, &rows).await?
+    } else {
+        update_returning(&txn, backend, tables, &rows).await?
+    };
+    let done = flags(batch, &applied);
+    let mut follow_ups: Vec<InsertCommand> = Vec::new();
+    let mut failures = Vec::new();
+    for (finish, ok) in batch.iter().zip(&done) {
+        if *ok {
+            follow_ups.extend(finish.follow_ups.iter().cloned());
+            if let Some(failure) = failure_of(finish) {
+                failures.push((finish.id.as_uuid(), failure));
+            }
+        }
+    }
+    if !failures.is_empty() {
+        insert_errors(&txn, backend, tables, &failures).await?;
+    }
+    if !follow_ups.is_empty() {
+        super::insert::insert(&txn, backend, tables, notify, &follow_ups).await?;
+    }
+    txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+    Ok(done)
+}
+
+fn failure_of(finish: &Finish) -> Option<&orch_core::Failure> {
+    match &finish.outcome {
+        FinishOutcome::Retry { failure, .. } | FinishOutcome::Dead { failure } => Some(failure),
+        _ => None,
+    }
+}
+
+fn flags(batch: &[Finish], applied: &HashSet<Uuid>) -> Vec<bool> {
+    batch
+        .iter()
+        .map(|f| applied.contains(&f.id.as_uuid()))
+        .collect()
+}
+
+/// The `SET` list shared by every dialect; `v_*` are the bound row's values.
+fn set_list(sql: &mut Sql, qualify: &str) {
+    sql.push(&format!("{qualify}status = v.v_status, {qualify}output = v.v_output, {qualify}run_at = CASE WHEN v.v_delay IS NULL THEN {qualify}run_at ELSE "))
+        .now()
+        .push(&format!(" + v.v_delay END, {qualify}finished_at = CASE WHEN v.v_status IN ('succeeded', 'dead') THEN "))
+        .now()
+        .push(&format!(" ELSE NULL END, {qualify}attempts = {qualify}attempts - v.v_refund, {qualify}last_error = CASE WHEN v.v_error IS NULL THEN {qualify}last_error ELSE v.v_error END, {qualify}lease_expires_at = NULL"));
+}
+
+/// The fence: still running under the same lease (and expired, for the reaper).
+fn fence(sql: &mut Sql, t: &str) {
+    sql.push(&format!(
+        " AND {t}.lease_token = v.v_token AND {t}.status = 'running' AND (v.v_expired_only = 0 OR {t}.lease_expires_at < "
+    ))
+    .now()
+    .push(")");
+}
+
+/// Binds one row's values, comma-separated; with `alias`, each is named after its
+/// `v_*` column (MySQL's derived tables take their column names from the first branch).
+fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
+    let names = V_COLUMNS.split(", ");
+    let values: [(sea_orm::Value, SqlType); 8] = [
+        (row.id.into(), SqlType::Uuid),
+        (row.token.into(), SqlType::Uuid),
+        (row.status.as_str().into(), SqlType::Text),
+        (row.output.clone().into(), SqlType::Text),
+        (row.delay_us.into(), SqlType::BigInt),
+        (row.refund.into(), SqlType::Int),
+        (row.error.clone().into(), SqlType::Text),
+        (row.expired_only.into(), SqlType::Int),
+    ];
+    for (i, ((value, ty), name)) in values.into_iter().zip(names).enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_typed(value, ty);
+        if alias {
+            sql.push(" AS ").push(name);
+        }
+    }
+}
+
+const V_COLUMNS: &str =
+    "v_id, v_token, v_status, v_output, v_delay, v_refund, v_error, v_expired_only";
+
+async fn update_returning<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    rows: &[Row],
+) -> Result<HashSet<Uuid>, StoreError> {
+    let t = &tables.commands;
+    let mut sql = Sql::new(backend);
+    let values = |sql: &mut Sql| {
+        for (i, row) in rows.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            bind_row(sql, row, false);
+            sql.push(")");
+        }
+    };
+    if backend == Backend::Postgres {
+        sql.push("UPDATE ").push(t).push(" AS c SET ");
+        set_list(&mut sql, "");
+        sql.push(" FROM (VALUES ");
+        values(&mut sql);
+        sql.push(&format!(") AS v({V_COLUMNS}) WHERE c.id = v.v_id"));
+        fence(&mut sql, "c");
+        sql.push(" RETURNING c.id");
+    } else {
+        sql.push(&format!("WITH v({V_COLUMNS}) AS (VALUES "));
+        values(&mut sql);
+        sql.push(") UPDATE ").push(t).push(" SET ");
+        set_list(&mut sql, "");
+        sql.push(" FROM v WHERE ").push(t).push(".id = v.v_id");
+        fence(&mut sql, t);
+        sql.push(" RETURNING id");
+    }
+    let result = conn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    result.iter().map(|r| uuid_col(r, 0, WHAT)).collect()
+}
+
+async fn update_mysql<C: ConnectionTrait>(
+    conn: &C,
+    tables: &Tables,
+    rows: &[Row],
+) -> Result<HashSet<Uuid>, StoreError> {
+    let backend = Backend::MySql;
+    let t = &tables.commands;
+    // Lock the rows that still match the fence; they are exactly the ones the update hits.
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT id, lease_token, ")
+        .push("CASE WHEN lease_expires_at < ")
+        .now()
+        .push(" THEN 1 ELSE 0 END FROM ")
+        .push(t)
+        .push(" WHERE status = 'running' AND id IN ")
+        .bind_list(rows.iter().map(|r| r.id))
+        .push(" FOR UPDATE");
+    let locked = conn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    let mut matched = HashSet::new();
+    for row in &locked {
+        let id = uuid_col(row, 0, WHAT)?;
+        let token: Option<Uuid> = super::col(row, 1, WHAT)?;
+        let expired: i64 = super::col::<i64>(row, 2, WHAT).or_else(|_| super::col::<i32>(row, 2, WHAT).map(i64::from))?;
+        if rows
+            .iter()
+            .any(|r| r.id == id && Some(r.token) == token && (r.expired_only == 0 || expired == 1))
+        {
+            matched.insert(id);
+        }
+    }
+    let hit: Vec<&Row> = rows.iter().filter(|r| matched.contains(&r.id)).collect();
+    if hit.is_empty() {
+        return Ok(matched);
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE ").push(t).push(" AS c JOIN (");
+    for (i, row) in hit.iter().enumerate() {
+        sql.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " });
+        bind_row(&mut sql, row, i == 0);
+    }
+    sql.push(") AS v ON c.id = v.v_id SET ");
+    set_list(&mut sql, "c.");
+    sql.push(" WHERE c.status = 'running' AND c.lease_token = v.v_token");
+    conn.execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    Ok(matched)
+}
+
+async fn insert_errors<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    failures: &[(Uuid, &orch_core::Failure)],
+) -> Result<(), StoreError> {
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO ")
+        .push(&tables.errors)
+        .push(" (command_id, attempt, kind, message, at) VALUES ");
+    for (i, (id, failure)) in failures.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" })
+            .bind(id_value(orch_core::CommandId::from_uuid(*id)))
+            .push(", ")
+            .bind(i64::from(failure.attempt))
+            .push(", ")
+            .bind(failure.kind.as_str())
+            .push(", ")
+            .bind(failure.message.clone())
+            .push(", ")
+            .now()
+            .push(")");
+    }
+    conn.execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error("record attempt errors", e))?;
+    Ok(())
+}

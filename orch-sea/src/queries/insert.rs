@@ -1,0 +1,151 @@
+//! Inserting commands: one multi-row statement, duplicates by idempotency key skipped and
+//! resolved to the existing row's id, and (PostgreSQL) a `NOTIFY` for due commands.
+
+use std::collections::HashMap;
+
+use orch_core::store::{InsertCommand, Inserted, StoreError};
+use orch_core::{CommandId, When};
+use sea_orm::ConnectionTrait;
+
+use super::sql::Sql;
+use super::{id_value, micros, millis, uuid_col};
+use crate::backend::Backend;
+use crate::error::db_error;
+use crate::tables::Tables;
+
+/// Rows per statement: 12 values each stays far below every backend's bind limit.
+const CHUNK: usize = 1000;
+
+/// Inserts `commands` through `conn` (a pool, or the caller's own transaction).
+pub(crate) async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    notify: bool,
+    commands: &[InsertCommand],
+) -> Result<Vec<Inserted>, StoreError> {
+    for chunk in commands.chunks(CHUNK) {
+        let due_now = notify && chunk.iter().any(|c| c.when == When::Now);
+        let stmt = statement(backend, tables, chunk, due_now);
+        conn.execute_raw(stmt)
+            .await
+            .map_err(|e| db_error("insert commands", e))?;
+    }
+    let keys: Vec<&str> = commands
+        .iter()
+        .filter_map(|c| c.idempotency_key.as_deref())
+        .collect();
+    let existing = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        existing_ids(conn, backend, tables, &keys).await?
+    };
+    Ok(commands
+        .iter()
+        .map(|c| {
+            let id = c
+                .idempotency_key
+                .as_deref()
+                .and_then(|k| existing.get(k).copied())
+                .unwrap_or(c.id);
+            Inserted {
+                id,
+                created: id == c.id,
+            }
+        })
+        .collect())
+}
+
+fn statement(
+    backend: Backend,
+    tables: &Tables,
+    chunk: &[InsertCommand],
+    notify: bool,
+) -> sea_orm::Statement {
+    let mut sql = Sql::new(backend);
+    if backend == Backend::Postgres && notify {
+        sql.push("WITH ins AS (");
+    }
+    sql.push("INSERT INTO ")
+        .push(&tables.commands)
+    .push(
+        " (id, name, target, status, input, attempts, max_attempts, timeout_ms, run_at, created_at, idempotency_key, parent_id) VALUES ",
+    );
+    for (i, c) in chunk.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(id_value(c.id))
+            .push(", ")
+            .bind(c.name.clone())
+            .push(", ")
+            .bind(c.target.clone())
+            .push(", 'pending', ")
+            .bind(c.input.clone())
+            .push(", 0, ")
+            .bind(i64::from(c.max_attempts))
+            .push(", ")
+            .bind(millis(c.timeout))
+            .push(", ");
+        match c.when {
+            When::At(at) => {
+                sql.bind(at.timestamp_micros());
+            }
+            When::After(delay) => {
+                sql.now().push(" + ").bind(micros(delay));
+            }
+            _ => {
+                sql.now();
+            }
+        }
+        sql.push(", ").now().push(", ");
+        sql.bind(c.idempotency_key.clone())
+            .push(", ")
+            .bind(c.parent_id.map(|p| p.as_uuid()))
+            .push(")");
+    }
+    match backend {
+        Backend::Postgres => {
+            sql.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+            if notify {
+                sql.push(" RETURNING id) SELECT (SELECT count(*) FROM ins) AS n, pg_notify(")
+                    .bind(tables.channel.clone())
+                    .push(", '')");
+            }
+        }
+        Backend::Sqlite => {
+            sql.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+        }
+        Backend::MySql => {
+            sql.push(" ON DUPLICATE KEY UPDATE id = id");
+        }
+    }
+    sql.build()
+}
+
+async fn existing_ids<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    keys: &[&str],
+) -> Result<HashMap<String, CommandId>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(CHUNK) {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT id, idempotency_key FROM ")
+            .push(&tables.commands)
+            .push(" WHERE idempotency_key IN ")
+            .bind_list(chunk.iter().map(|k| (*k).to_owned()));
+        let rows = conn
+            .query_all_raw(sql.build())
+            .await
+            .map_err(|e| db_error("read commands by idempotency key", e))?;
+        for row in rows {
+            let id = uuid_col(&row, 0, "read an idempotency key")?;
+            let key: String = super::col(&row, 1, "read an idempotency key")?;
+            found.insert(key, CommandId::from_uuid(id));
+        }
+    }
+    Ok(found)
+}

@@ -1,0 +1,49 @@
+//! Every SQL statement orch runs. No SQL text exists outside this folder (and the dialect
+//! pieces in `backend.rs`).
+
+pub(crate) mod cancel;
+pub(crate) mod claim;
+pub(crate) mod finish;
+pub(crate) mod insert;
+pub(crate) mod read;
+pub(crate) mod renew;
+pub(crate) mod schema;
+pub(crate) mod sql;
+
+use orch_core::CommandId;
+use sea_orm::{QueryResult, Value};
+use uuid::Uuid;
+
+use crate::error::corrupt;
+use orch_core::store::StoreError;
+
+/// The value bound for a command id.
+pub(crate) fn id_value(id: CommandId) -> Value {
+    Value::from(id.as_uuid())
+}
+
+/// Reads column `index` of `row`.
+pub(crate) fn col<T: sea_orm::TryGetable>(row: &QueryResult, index: usize, what: &str) -> Result<T, StoreError> {
+    row.try_get_by_index::<T>(index)
+        .map_err(|e| corrupt(what, format!("column {index}: {e}")))
+}
+
+/// Reads a uuid column.
+pub(crate) fn uuid_col(row: &QueryResult, index: usize, what: &str) -> Result<Uuid, StoreError> {
+    col::<Uuid>(row, index, what)
+}
+
+/// Converts a non-negative count read from the database.
+pub(crate) fn to_u32(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+/// Converts a duration to whole microseconds for SQL arithmetic.
+pub(crate) fn micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Converts a duration to whole milliseconds.
+pub(crate) fn millis(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,116 @@
+//! The DDL of every migration, per dialect.
+
+use crate::backend::Backend;
+use crate::tables::Tables;
+
+/// One schema version: its number, name and statements.
+pub(crate) struct Migration {
+    pub(crate) version: i64,
+    pub(crate) name: &'static str,
+    pub(crate) statements: Vec<String>,
+}
+
+/// The migration table itself (created before anything else, idempotently).
+pub(crate) fn migrations_table(b: Backend, t: &Tables) -> String {
+    let tail = if b == Backend::MySql {
+        " ENGINE=InnoDB"
+    } else {
+        ""
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} (version BIGINT NOT NULL PRIMARY KEY, name VARCHAR(255) NOT NULL, applied_at BIGINT NOT NULL){tail}",
+        t.migrations
+    )
+}
+
+/// Every migration, oldest first.
+pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
+    vec![create_commands(b, t)]
+}
+
+fn create_commands(b: Backend, t: &Tables) -> Migration {
+    let (uuid, text, serial, tail) = match b {
+        Backend::Postgres => ("UUID", "TEXT", "BIGSERIAL PRIMARY KEY", ""),
+        Backend::MySql => (
+            "BINARY(16)",
+            "LONGTEXT",
+            "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        ),
+        Backend::Sqlite => ("BLOB", "TEXT", "INTEGER PRIMARY KEY AUTOINCREMENT", ""),
+    };
+    let commands = &t.commands;
+    let errors = &t.errors;
+    let mut statements = vec![
+        format!(
+            "CREATE TABLE {commands} (
+                id {uuid} NOT NULL PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                target VARCHAR(255) NOT NULL,
+                status VARCHAR(16) NOT NULL,
+                input {text} NOT NULL,
+                output {text} NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                max_attempts INTEGER NOT NULL,
+                timeout_ms BIGINT NOT NULL,
+                run_at BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                started_at BIGINT NULL,
+                finished_at BIGINT NULL,
+                lease_owner {uuid} NULL,
+                lease_token {uuid} NULL,
+                lease_expires_at BIGINT NULL,
+                last_error {text} NULL,
+                idempotency_key VARCHAR(255) NULL,
+                parent_id {uuid} NULL
+            ){tail}"
+        ),
+        format!(
+            "CREATE TABLE {errors} (
+                id {serial},
+                command_id {uuid} NOT NULL,
+                attempt INTEGER NOT NULL,
+                kind VARCHAR(32) NOT NULL,
+                message {text} NOT NULL,
+                at BIGINT NOT NULL
+            ){tail}"
+        ),
+    ];
+    let due = t.index(b, "commands_due");
+    let lease = t.index(b, "commands_lease");
+    let idem = t.index(b, "commands_idempotency");
+    let parent = t.index(b, "commands_parent");
+    let err_cmd = t.index(b, "command_errors_command");
+    if b == Backend::MySql {
+        statements.push(format!("CREATE INDEX {due} ON {commands} (status, run_at)"));
+        statements.push(format!(
+            "CREATE INDEX {lease} ON {commands} (status, lease_expires_at)"
+        ));
+    } else {
+        // Partial indexes keep the claim and reaper scans on the rows they can match.
+        statements.push(format!(
+            "CREATE INDEX {due} ON {commands} (run_at, id) WHERE status = 'pending'"
+        ));
+        statements.push(format!(
+            "CREATE INDEX {lease} ON {commands} (lease_expires_at) WHERE status = 'running'"
+        ));
+    }
+    statements.push(format!(
+        "CREATE UNIQUE INDEX {idem} ON {commands} (idempotency_key)"
+    ));
+    statements.push(format!("CREATE INDEX {parent} ON {commands} (parent_id)"));
+    statements.push(format!("CREATE INDEX {err_cmd} ON {errors} (command_id)"));
+    Migration {
+        version: 1,
+        name: "create_commands",
+        statements,
+    }
+}
+
+/// Statements that drop every orch table for this prefix (tests and tools only).
+pub(crate) fn drop_all(t: &Tables) -> Vec<String> {
+    [&t.errors, &t.commands, &t.migrations]
+        .into_iter()
+        .map(|table| format!("DROP TABLE IF EXISTS {table}"))
+        .collect()
+}

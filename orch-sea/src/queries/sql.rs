@@ -1,0 +1,77 @@
+//! [`Sql`]: a statement with its bind values, numbering placeholders per dialect.
+
+use sea_orm::{Statement, Value};
+
+use crate::backend::{Backend, SqlType};
+
+/// A statement under construction. Identifiers come only from validated table names;
+/// every value is bound.
+pub(crate) struct Sql {
+    backend: Backend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    pub(crate) fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            text: String::with_capacity(256),
+            values: Vec::new(),
+        }
+    }
+
+    /// Appends SQL text.
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub(crate) fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        let ph = self.backend.placeholder(self.values.len());
+        self.text.push_str(&ph);
+        self
+    }
+
+    /// Appends a typed placeholder (for `VALUES` rows) bound to `value`.
+    pub(crate) fn bind_typed(&mut self, value: impl Into<Value>, ty: SqlType) -> &mut Self {
+        self.values.push(value.into());
+        let ph = self.backend.placeholder(self.values.len());
+        let typed = self.backend.cast(&ph, ty);
+        self.text.push_str(&typed);
+        self
+    }
+
+    /// Appends `(?, ?, …)` for a list of values.
+    pub(crate) fn bind_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        self.text.push('(');
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(value);
+        }
+        self.text.push(')');
+        self
+    }
+
+    /// Appends the database clock expression.
+    pub(crate) fn now(&mut self) -> &mut Self {
+        self.text.push_str(self.backend.now_us());
+        self
+    }
+
+    pub(crate) fn build(self) -> Statement {
+        Statement::from_sql_and_values(
+            match self.backend {
+                Backend::Sqlite => sea_orm::DbBackend::Sqlite,
+                Backend::Postgres => sea_orm::DbBackend::Postgres,
+                Backend::MySql => sea_orm::DbBackend::MySql,
+            },
+            self.text,
+            self.values,
+        )
+    }
+}
