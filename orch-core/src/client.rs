@@ -129,6 +129,11 @@ impl Client {
         Ok(self.shared.store.get(id).await?)
     }
 
+    /// Lists commands matching `filter`, newest first.
+    pub async fn list(&self, filter: &crate::store::ListFilter) -> Result<Vec<CommandRecord>> {
+        Ok(self.shared.store.list(filter).await?)
+    }
+
     /// Reads a command that must exist.
     pub async fn fetch(&self, id: CommandId) -> Result<CommandRecord> {
         self.get(id).await?.ok_or(Error::NotFound(id))

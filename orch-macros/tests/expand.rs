@@ -87,14 +87,15 @@ fn explicit_arguments() {
 }
 
 #[test]
-fn the_item_is_unchanged() {
-    let json = serde_json::to_value(ChargeCard { cents: 12 }).unwrap();
+fn the_item_is_unchanged() -> serde_json::Result<()> {
+    let json = serde_json::to_value(ChargeCard { cents: 12 })?;
     assert_eq!(json, serde_json::json!({ "cents": 12 }));
-    let import: ImportCommand = serde_json::from_str(r#"{"Since":{"day":3}}"#).unwrap();
+    let import: ImportCommand = serde_json::from_str(r#"{"Since":{"day":3}}"#)?;
     assert!(matches!(import, ImportCommand::Since { day: 3 }));
     assert!(matches!(ImportCommand::Full, ImportCommand::Full));
     let email = SendEmailCommand { to: "a@b".into() };
     assert_eq!(email.to, "a@b");
+    Ok(())
 }
 
 /// A command with a chain: every outcome enqueues something.

@@ -18,6 +18,7 @@ mod backend;
 mod config;
 mod connect;
 mod error;
+#[cfg(feature = "postgres")]
 mod listen;
 mod migrate;
 mod queries;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use orch_core::store::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, Finish,
-    InsertCommand, Inserted, LeaseRenewal, Store, StoreError, StoreFuture,
+    InsertCommand, Inserted, LeaseRenewal, ListFilter, Store, StoreError, StoreFuture,
 };
 use orch_core::{CommandId, ConfigError};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -60,6 +60,7 @@ struct Inner {
     backend: Backend,
     tables: Tables,
     config: SeaStoreConfig,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     url: Option<String>,
 }
 
@@ -222,6 +223,11 @@ impl Store for SeaStore {
         Box::pin(queries::read::get(&i.db, i.backend, &i.tables, id))
     }
 
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> StoreFuture<'a, Vec<CommandRecord>> {
+        let i = &self.inner;
+        Box::pin(queries::read::list(&i.db, i.backend, &i.tables, filter))
+    }
+
     fn now(&self) -> StoreFuture<'_, DateTime<Utc>> {
         let i = &self.inner;
         Box::pin(queries::read::now(&i.db, i.backend))
@@ -232,14 +238,22 @@ impl Store for SeaStore {
             if !self.notify() {
                 return Ok(());
             }
-            crate::listen::listen(
-                &self.inner.db,
-                self.inner.url.as_deref(),
-                &self.inner.tables.channel,
-                wake,
-                stop,
-            )
-            .await
+            #[cfg(feature = "postgres")]
+            {
+                crate::listen::listen(
+                    &self.inner.db,
+                    self.inner.url.as_deref(),
+                    &self.inner.tables.channel,
+                    wake,
+                    stop,
+                )
+                .await
+            }
+            #[cfg(not(feature = "postgres"))]
+            {
+                let _ = (wake, stop);
+                Ok(())
+            }
         })
     }
 }

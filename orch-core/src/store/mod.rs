@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::{StoreError, StoreErrorKind};
 pub use params::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, Finish, FinishOutcome,
-    InsertCommand, Inserted, LeaseRenewal,
+    InsertCommand, Inserted, LeaseRenewal, ListFilter,
 };
 pub use record::{AttemptError, CommandRecord, OutputError};
 
@@ -66,6 +66,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Reads one command with its recorded errors.
     fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>>;
+
+    /// Lists commands matching a filter, newest first (without their errors).
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> StoreFuture<'a, Vec<CommandRecord>>;
 
     /// The database's current time.
     fn now(&self) -> StoreFuture<'_, DateTime<Utc>>;

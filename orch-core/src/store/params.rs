@@ -151,3 +151,56 @@ pub enum CancelOutcome {
     /// No command has this id.
     NotFound,
 }
+
+/// Which commands [`Store::list`](super::Store::list) returns.
+///
+/// # Example
+/// ```
+/// use orch_core::{CommandStatus, store::ListFilter};
+/// let dead = ListFilter::new().status(CommandStatus::Dead).limit(50);
+/// # let _ = dead;
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+#[must_use]
+pub struct ListFilter {
+    /// Only this status.
+    pub status: Option<crate::status::CommandStatus>,
+    /// Only this command name.
+    pub name: Option<String>,
+    /// Only follow-ups of this command.
+    pub parent: Option<CommandId>,
+    /// At most this many (default 100, capped at 10,000).
+    pub limit: Option<u32>,
+}
+
+impl ListFilter {
+    /// Every command (up to the default limit).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Only this status.
+    pub fn status(mut self, status: crate::status::CommandStatus) -> Self {
+        self.status = Some(status);
+        self
+    }
+    /// Only this name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+    /// Only follow-ups of `parent`.
+    pub fn parent(mut self, parent: CommandId) -> Self {
+        self.parent = Some(parent);
+        self
+    }
+    /// At most `limit` rows.
+    pub fn limit(mut self, limit: u32) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+    /// The effective limit.
+    pub fn effective_limit(&self) -> u32 {
+        self.limit.unwrap_or(100).min(10_000)
+    }
+}

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use orch_core::store::{AttemptError, ClaimedCommand, CommandRecord, StoreError};
+use orch_core::store::{AttemptError, ClaimedCommand, CommandRecord, ListFilter, StoreError};
 use orch_core::{CommandId, CommandStatus, FailureKind, LeaseToken};
 use sea_orm::{ConnectionTrait, QueryResult};
 
@@ -46,6 +46,37 @@ pub(crate) async fn get<C: ConnectionTrait>(
     let mut record = record(&row)?;
     record.errors = errors(conn, backend, tables, id).await?;
     Ok(Some(record))
+}
+
+/// Commands matching `filter`, newest first.
+pub(crate) async fn list<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    filter: &ListFilter,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(" FROM ")
+        .push(&tables.commands)
+        .push(" WHERE 1 = 1");
+    if let Some(status) = filter.status {
+        sql.push(" AND status = ").bind(status.as_str());
+    }
+    if let Some(name) = &filter.name {
+        sql.push(" AND name = ").bind(name.clone());
+    }
+    if let Some(parent) = filter.parent {
+        sql.push(" AND parent_id = ").bind(id_value(parent));
+    }
+    sql.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(i64::from(filter.effective_limit()));
+    let rows = conn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error("list commands", e))?;
+    rows.iter().map(record).collect()
 }
 
 fn opt_time(row: &QueryResult, index: usize) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -1,0 +1,141 @@
+//! [`Orch`]: the client and the engine over SQL storage, in one handle.
+
+use orch_core::store::Store;
+use orch_core::{
+    CancelOutcome, Client, Command, CommandId, CommandRecord, Engine, Push, Result,
+};
+use orch_sea::SeaStore;
+use sea_orm::ConnectionTrait;
+use tokio_util::sync::CancellationToken;
+
+use crate::builder::OrchBuilder;
+
+/// Push, cancel and inspect commands, and run the engine. Cheap to clone.
+///
+/// # Example
+/// ```
+/// use orch::prelude::*;
+///
+/// #[orch_command(retries = 2)]
+/// #[derive(Serialize, Deserialize)]
+/// struct Greet { name: String }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> orch::Result<()> {
+/// let orch = Orch::builder().database("sqlite::memory:").build().await?;
+/// let id = orch.push(Greet { name: "Ada".into() }).await?;
+/// let rec = orch.get(id).await?.expect("just pushed");
+/// assert_eq!(rec.status, CommandStatus::Pending);
+/// assert_eq!(rec.name, "greet");
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Orch {
+    engine: Engine,
+    client: Client,
+    store: SeaStore,
+}
+
+impl Orch {
+    /// A builder.
+    pub fn builder() -> OrchBuilder {
+        OrchBuilder::default()
+    }
+
+    pub(crate) fn new(engine: Engine, store: SeaStore) -> Self {
+        let client = engine.client();
+        Self {
+            engine,
+            client,
+            store,
+        }
+    }
+
+    /// Pushes a command; returns its id.
+    pub async fn push<C: Command>(&self, cmd: C) -> Result<CommandId> {
+        self.client.push(cmd).await
+    }
+
+    /// Pushes a command with options (target, run time, idempotency key, overrides).
+    pub async fn push_with<C: Command>(&self, cmd: C, push: Push) -> Result<CommandId> {
+        self.client.push_with(cmd, push).await
+    }
+
+    /// Pushes many commands of one type in one statement per thousand.
+    pub async fn push_many<C, I>(&self, cmds: I) -> Result<Vec<CommandId>>
+    where
+        C: Command,
+        I: IntoIterator<Item = C>,
+    {
+        self.client.push_many(cmds).await
+    }
+
+    /// Pushes a command inside the caller's own sea-orm transaction (or any connection):
+    /// it exists exactly when that transaction commits.
+    ///
+    /// Engines in this process are woken at once; on PostgreSQL, engines elsewhere are woken
+    /// when the transaction commits, and on SQLite and MySQL at their next poll.
+    pub async fn push_in<Conn: ConnectionTrait, C: Command>(
+        &self,
+        conn: &Conn,
+        cmd: C,
+    ) -> Result<CommandId> {
+        self.push_in_with(conn, cmd, Push::new()).await
+    }
+
+    /// [`Orch::push_in`] with options.
+    pub async fn push_in_with<Conn: ConnectionTrait, C: Command>(
+        &self,
+        conn: &Conn,
+        cmd: C,
+        push: Push,
+    ) -> Result<CommandId> {
+        let insert = self.client.prepare(&cmd, push)?;
+        let inserted = self
+            .store
+            .insert_in(conn, std::slice::from_ref(&insert))
+            .await?;
+        self.client.wake();
+        Ok(inserted.first().map_or(insert.id, |i| i.id))
+    }
+
+    /// Cancels a pending or running command (a running handler's token fires).
+    pub async fn cancel(&self, id: CommandId) -> Result<CancelOutcome> {
+        self.client.cancel(id).await
+    }
+
+    /// Reads a command: status, attempts, errors, output.
+    pub async fn get(&self, id: CommandId) -> Result<Option<CommandRecord>> {
+        self.client.get(id).await
+    }
+
+    /// Lists commands matching `filter`, newest first.
+    pub async fn list(&self, filter: &orch_core::store::ListFilter) -> Result<Vec<CommandRecord>> {
+        self.client.list(filter).await
+    }
+
+    /// Runs the engine until `shutdown` fires, then shuts down gracefully.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<()> {
+        self.engine.run(shutdown).await
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The SQL store.
+    pub fn store(&self) -> &SeaStore {
+        &self.store
+    }
+
+    /// The database's current time.
+    pub async fn database_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+        Ok(Store::now(&self.store).await?)
+    }
+}
