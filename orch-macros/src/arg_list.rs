@@ -242,8 +242,13 @@ mod tests {
 
     #[test]
     fn reports_every_mistake_and_keeps_the_rest() {
-        let (values, messages, parsed) =
-            run(quote!(foo = 1, name = "", retries = "3", name = "b", retries = 4));
+        let (values, messages, parsed) = run(quote!(
+            foo = 1,
+            name = "",
+            retries = "3",
+            name = "b",
+            retries = 4
+        ));
         assert!(values.is_empty(), "{values:?}");
         assert_eq!(
             messages,

@@ -35,7 +35,10 @@ mod tests {
 
     #[test]
     fn defaults_to_the_facade() {
-        assert_eq!(CratePath::new(None).private().to_string(), ":: orch :: __private");
+        assert_eq!(
+            CratePath::new(None).private().to_string(),
+            ":: orch :: __private"
+        );
     }
 
     #[test]

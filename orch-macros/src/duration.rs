@@ -124,7 +124,18 @@ mod tests {
     #[test]
     fn malformed_inputs() {
         for input in [
-            "", " ", "30", "30x", "s", "1.5h", "-5s", "5 s", "5S", "1h30", "h1", "30 seconds",
+            "",
+            " ",
+            "30",
+            "30x",
+            "s",
+            "1.5h",
+            "-5s",
+            "5 s",
+            "5S",
+            "1h30",
+            "h1",
+            "30 seconds",
         ] {
             assert_eq!(
                 parse_millis(input),

@@ -180,18 +180,22 @@ fn item_head(item: &Item) -> TokenStream {
 
 /// The message for an attribute on something other than an impl block.
 fn not_an_impl(item: &Item) -> String {
-    let hint = match item {
-        Item::Struct(_) | Item::Enum(_) => {
-            "; put it on the handler's `impl Handler<YourCommand> for ...` block instead \
-             (for the command type itself, use `#[orch_command]`)"
+    const WANTED: &str = "`#[orch_handler]` goes on an `impl Handler<YourCommand> for …` block";
+    match item {
+        Item::Struct(syn::ItemStruct { ident, .. }) | Item::Enum(syn::ItemEnum { ident, .. }) => {
+            format!(
+                "{WANTED}, not on a type definition: move it to \
+                 `impl Handler<YourCommand> for {ident}` (a command type takes \
+                 `#[orch_command]` instead)"
+            )
         }
-        Item::Fn(_) => {
-            "; handlers are types: write `#[derive(Default)] struct YourHandler;` and \
-             `#[orch_handler] impl Handler<YourCommand> for YourHandler { async fn run(..) }`"
-        }
-        _ => "",
-    };
-    format!("`#[orch_handler]` goes on an `impl Handler<YourCommand> for YourHandler` block{hint}")
+        Item::Fn(_) => format!(
+            "{WANTED}, not on a function: handlers are types, e.g. \
+             `#[derive(Default)] struct YourHandler;` with \
+             `#[orch_handler] impl Handler<YourCommand> for YourHandler {{ async fn run(..) }}`"
+        ),
+        _ => WANTED.to_owned(),
+    }
 }
 
 /// The `inventory::submit!` registering the handler.
@@ -258,19 +262,39 @@ mod tests {
     #[test]
     fn the_command_type_is_required() {
         let (_, errors) = expand_str(quote!(), quote!(impl Handler for Mailer {}));
-        assert!(errors[0].contains("`Handler` takes the command type"), "{errors:?}");
+        assert!(
+            errors[0].contains("`Handler` takes the command type"),
+            "{errors:?}"
+        );
     }
 
     #[test]
     fn structs_are_rejected() {
-        let (out, errors) = expand_str(quote!(), quote!(struct Mailer;));
-        assert!(errors[0].contains("put it on the handler's"), "{errors:?}");
+        let (out, errors) = expand_str(
+            quote!(),
+            quote!(
+                struct Mailer;
+            ),
+        );
+        assert_eq!(
+            errors,
+            [
+                "`#[orch_handler]` goes on an `impl Handler<YourCommand> for …` block, not on \
+                 a type definition: move it to `impl Handler<YourCommand> for Mailer` (a \
+                 command type takes `#[orch_command]` instead)"
+            ]
+        );
         assert_eq!(out, "struct Mailer ;");
     }
 
     #[test]
     fn generic_impls_are_rejected() {
-        let (_, errors) = expand_str(quote!(), quote!(impl<T> Handler<T> for Mailer {}));
+        let (_, errors) = expand_str(
+            quote!(),
+            quote!(
+                impl<T> Handler<T> for Mailer {}
+            ),
+        );
         assert!(errors[0].contains("generic impl"), "{errors:?}");
     }
 

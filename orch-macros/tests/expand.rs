@@ -123,7 +123,10 @@ fn chain_is_used_when_implemented() {
 fn no_chain_means_no_follow_ups() {
     assert!(!ChargeCard::has_chain());
     let card = ChargeCard { cents: 1 };
-    assert!(card.follow_ups(ChainEvent::Success(&Receipt { id: 1 })).is_empty());
+    assert!(
+        card.follow_ups(ChainEvent::Success(&Receipt { id: 1 }))
+            .is_empty()
+    );
     assert!(card.follow_ups(ChainEvent::Canceled).is_empty());
 }
 

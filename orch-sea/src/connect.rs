@@ -4,7 +4,9 @@
 use orch_core::ConfigError;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
-use crate::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_BUSY_TIMEOUT, DEFAULT_SQLITE_MAX_CONNECTIONS, SeaStoreConfig};
+#[cfg(feature = "sqlite")]
+use crate::config::DEFAULT_SQLITE_BUSY_TIMEOUT;
+use crate::config::{DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_MAX_CONNECTIONS, SeaStoreConfig};
 use crate::error::db_error;
 use crate::store::SeaStoreError;
 

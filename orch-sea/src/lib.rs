@@ -14,6 +14,9 @@
 //!   transaction; SQLite: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` in WAL mode.
 //! - **Wake-ups.** PostgreSQL inserts of due commands send a payload-free `NOTIFY`.
 
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!("orch-sea needs at least one backend feature: `sqlite`, `postgres` or `mysql`");
+
 mod backend;
 mod config;
 mod connect;

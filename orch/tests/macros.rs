@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use orch::ChainEvent;
 use orch::__private::{HandlerRegistration, inventory};
+use orch::ChainEvent;
 use orch::prelude::*;
 
 #[orch_command]

@@ -57,6 +57,14 @@ pub(crate) async fn execute(
             }
         }
     };
+    // A handler that returns (rather than being dropped) after its token fired from outside
+    // is judged by why the token fired: at shutdown its command is released, after a cancel
+    // or a lost lease the row is no longer this attempt's to change. A success is still
+    // offered to the store, whose fence decides.
+    let ended = match (slot.stop.get(), ended) {
+        (_, ended @ Ended::Ran(RunOutcome::Succeeded { .. })) | (StopReason::None, ended) => ended,
+        (reason, _) => Ended::Stopped(reason),
+    };
     let finish = match ended {
         Ended::Ran(RunOutcome::Succeeded { output, follow_ups }) => {
             match shared.resolve_follow_ups(cmd.id, follow_ups) {

@@ -69,14 +69,15 @@ impl Slot {
     }
 }
 
-/// The running attempts, by command id.
+/// The running attempts, by command id and lease: one engine can hold an old attempt of a
+/// command (whose lease it lost, still winding down) next to a new one.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    slots: Mutex<HashMap<CommandId, Slot>>,
+    slots: Mutex<HashMap<(CommandId, LeaseToken), Slot>>,
 }
 
 impl InFlight {
-    fn lock(&self) -> MutexGuard<'_, HashMap<CommandId, Slot>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(CommandId, LeaseToken), Slot>> {
         // A panic while holding this lock leaves a consistent map (every operation is a
         // single insert/remove/read), so a poisoned lock is safe to keep using.
         self.slots
@@ -85,26 +86,23 @@ impl InFlight {
     }
 
     pub(crate) fn insert(&self, id: CommandId, slot: Slot) {
-        self.lock().insert(id, slot);
+        self.lock().insert((id, slot.lease), slot);
     }
 
-    /// Forgets `id` if it still holds `lease`.
+    /// Forgets the attempt of `id` under `lease`.
     pub(crate) fn remove(&self, id: CommandId, lease: LeaseToken) {
-        let mut slots = self.lock();
-        if slots.get(&id).is_some_and(|s| s.lease == lease) {
-            slots.remove(&id);
-        }
+        self.lock().remove(&(id, lease));
     }
 
-    /// Stops one attempt; returns whether it was running here.
+    /// Stops every attempt of `id` here; returns whether there was one.
     pub(crate) fn stop(&self, id: CommandId, reason: StopReason) -> bool {
-        match self.lock().get(&id) {
-            Some(slot) => {
-                slot.stop(reason);
-                true
-            }
-            None => false,
+        let slots = self.lock();
+        let mut found = false;
+        for slot in slots.iter().filter(|((i, _), _)| *i == id).map(|(_, s)| s) {
+            slot.stop(reason);
+            found = true;
         }
+        found
     }
 
     /// Stops every attempt.
@@ -116,21 +114,24 @@ impl InFlight {
 
     /// Stops `id` only if it still holds `lease`.
     pub(crate) fn stop_lease(&self, id: CommandId, lease: LeaseToken, reason: StopReason) {
-        if let Some(slot) = self.lock().get(&id).filter(|s| s.lease == lease) {
+        if let Some(slot) = self.lock().get(&(id, lease)) {
             slot.stop(reason);
         }
     }
 
     /// Records a renewed lease.
     pub(crate) fn renewed(&self, id: CommandId, lease: LeaseToken, until: Instant) {
-        if let Some(slot) = self.lock().get_mut(&id).filter(|s| s.lease == lease) {
+        if let Some(slot) = self.lock().get_mut(&(id, lease)) {
             slot.lease_until = until;
         }
     }
 
     /// Every running attempt as `(id, slot)`.
     pub(crate) fn snapshot(&self) -> Vec<(CommandId, Slot)> {
-        self.lock().iter().map(|(id, s)| (*id, s.clone())).collect()
+        self.lock()
+            .iter()
+            .map(|((id, _), s)| (*id, s.clone()))
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {

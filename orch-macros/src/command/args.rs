@@ -113,7 +113,9 @@ mod tests {
         assert_eq!(args.timeout_millis, Some(5_400_000));
         assert_eq!(args.retries, Some(5));
         assert_eq!(
-            args.output.map(|ty| ty.to_token_stream().to_string()).as_deref(),
+            args.output
+                .map(|ty| ty.to_token_stream().to_string())
+                .as_deref(),
             Some("std :: collections :: HashMap < String , u32 >")
         );
         assert_eq!(
@@ -121,7 +123,9 @@ mod tests {
             Some("email-worker")
         );
         assert_eq!(
-            args.krate.map(|path| path.to_token_stream().to_string()).as_deref(),
+            args.krate
+                .map(|path| path.to_token_stream().to_string())
+                .as_deref(),
             Some(":: orch_core")
         );
         assert!(args.recoverable);

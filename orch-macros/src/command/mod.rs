@@ -71,9 +71,7 @@ fn validate_item(item: TokenStream, errors: &mut Errors) -> Option<Ident> {
             let (token, self_ty) = (item.impl_token, &item.self_ty);
             errors.spanned(
                 quote!(#token #self_ty),
-                format_args!(
-                    "{HINT}, not on an impl block; did you mean `#[orch_handler]`?"
-                ),
+                format_args!("{HINT}, not on an impl block; did you mean `#[orch_handler]`?"),
             );
             return None;
         }
@@ -87,9 +85,9 @@ fn validate_item(item: TokenStream, errors: &mut Errors) -> Option<Ident> {
         errors.spanned(
             quote!(#generics #where_clause),
             format_args!(
-                "`#[orch_command]` does not support generic types: a command name stands \
-                 for one concrete type; remove the parameters from `{ident}`, or declare one \
-                 command type per variant"
+                "`#[orch_command]` does not support generic types: remove the parameters \
+                 from `{ident}` (a command name, stored with each row, stands for one \
+                 concrete type)"
             ),
         );
         return None;
@@ -106,7 +104,10 @@ fn impl_command(ident: &Ident, args: CommandArgs) -> TokenStream {
     let krate = CratePath::new(args.krate);
     let private = krate.private();
     let name = args.name.unwrap_or_else(|| {
-        syn::LitStr::new(&name::default_name(&ident.unraw().to_string()), ident.span())
+        syn::LitStr::new(
+            &name::default_name(&ident.unraw().to_string()),
+            ident.span(),
+        )
     });
     let timeout = match args.timeout_millis {
         Some(millis) => {
@@ -181,9 +182,15 @@ mod tests {
             ),
         );
         assert!(errors.is_empty(), "{errors:?}");
-        assert!(out.starts_with("struct SendEmailCommand { to : String , }"), "{out}");
+        assert!(
+            out.starts_with("struct SendEmailCommand { to : String , }"),
+            "{out}"
+        );
         assert!(out.contains("impl :: orch :: __private :: Command for SendEmailCommand"));
-        assert!(out.contains("const NAME : & 'static str = \"send_email\""), "{out}");
+        assert!(
+            out.contains("const NAME : & 'static str = \"send_email\""),
+            "{out}"
+        );
         assert!(out.contains("duration_from_millis (2000)"), "{out}");
         assert!(out.contains("Some (3)"), "{out}");
         assert!(out.contains("type Output = () ;"), "{out}");
@@ -191,13 +198,23 @@ mod tests {
 
     #[test]
     fn raw_identifiers_lose_their_prefix() {
-        let (out, _) = expand_str(quote!(), quote!(enum r#Match {}));
+        let (out, _) = expand_str(
+            quote!(),
+            quote!(
+                enum r#Match {}
+            ),
+        );
         assert!(out.contains("\"match\""), "{out}");
     }
 
     #[test]
     fn argument_errors_keep_the_impl() {
-        let (out, errors) = expand_str(quote!(foo = 1), quote!(struct Ping;));
+        let (out, errors) = expand_str(
+            quote!(foo = 1),
+            quote!(
+                struct Ping;
+            ),
+        );
         assert_eq!(errors.len(), 1);
         assert!(out.contains("struct Ping ;"), "{out}");
         assert!(out.contains("Command for Ping"), "{out}");
@@ -205,24 +222,46 @@ mod tests {
 
     #[test]
     fn a_bad_crate_path_drops_the_impl() {
-        let (out, errors) = expand_str(quote!(crate = 1), quote!(struct Ping;));
+        let (out, errors) = expand_str(
+            quote!(crate = 1),
+            quote!(
+                struct Ping;
+            ),
+        );
         assert_eq!(errors.len(), 1);
         assert_eq!(out, "struct Ping ;");
     }
 
     #[test]
     fn generics_are_rejected() {
-        let (out, errors) = expand_str(quote!(), quote!(struct Wrap<T>(T);));
+        let (out, errors) = expand_str(
+            quote!(),
+            quote!(
+                struct Wrap<T>(T);
+            ),
+        );
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert!(errors[0].contains("does not support generic types"));
         assert_eq!(out, "struct Wrap < T > (T) ;");
-        let (_, errors) = expand_str(quote!(), quote!(struct Bounded where u8: Copy;));
+        let (_, errors) = expand_str(
+            quote!(),
+            quote!(
+                struct Bounded
+                where
+                    u8: Copy;
+            ),
+        );
         assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     #[test]
     fn functions_are_rejected_with_a_hint() {
-        let (out, errors) = expand_str(quote!(), quote!(fn send() {}));
+        let (out, errors) = expand_str(
+            quote!(),
+            quote!(
+                fn send() {}
+            ),
+        );
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("orch_handler"), "{errors:?}");
         assert_eq!(out, "fn send () { }");
@@ -232,7 +271,9 @@ mod tests {
     fn every_error_is_reported() {
         let (_, errors) = expand_str(
             quote!(name = "", timeout = "0s", name = "x"),
-            quote!(struct Wrap<T>(T);),
+            quote!(
+                struct Wrap<T>(T);
+            ),
         );
         assert_eq!(errors.len(), 4, "{errors:?}");
     }

@@ -19,5 +19,7 @@ impl Handler<SendEmail> for Mailer {
 }
 
 fn main() {
-    let _ = Mailer { from: String::new() };
+    let _ = Mailer {
+        from: String::new(),
+    };
 }

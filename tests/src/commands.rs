@@ -1,0 +1,332 @@
+//! Commands and handlers shared by the conformance tests. Handlers are registered
+//! explicitly per test; they report what they did through the [`Ledger`] state.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orch::prelude::*;
+
+/// What handlers did, shared through application state.
+#[derive(Default, Debug)]
+pub struct Ledger {
+    runs: Mutex<HashMap<String, u32>>,
+    events: Mutex<Vec<String>>,
+}
+
+impl Ledger {
+    /// Counts one run of `key`.
+    pub fn run(&self, key: impl Into<String>) {
+        *lock(&self.runs).entry(key.into()).or_default() += 1;
+    }
+    /// How many times `key` ran.
+    pub fn runs(&self, key: &str) -> u32 {
+        lock(&self.runs).get(key).copied().unwrap_or(0)
+    }
+    /// Every key with its run count.
+    pub fn all_runs(&self) -> HashMap<String, u32> {
+        lock(&self.runs).clone()
+    }
+    /// Records an event.
+    pub fn event(&self, e: impl Into<String>) {
+        lock(&self.events).push(e.into());
+    }
+    /// Whether an event was recorded.
+    pub fn saw(&self, e: &str) -> bool {
+        lock(&self.events).iter().any(|x| x == e)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Returns its number; counts runs by number.
+#[orch_command(retries = 2, output = u64)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct EchoCommand {
+    /// The number.
+    pub n: u64,
+}
+
+/// Runs [`EchoCommand`].
+#[derive(Default)]
+pub struct EchoHandler;
+
+impl Handler<EchoCommand> for EchoHandler {
+    async fn run(&self, cmd: EchoCommand, ctx: &Ctx) -> Result<u64, HandlerError> {
+        ctx.state::<Arc<Ledger>>()?.run(cmd.n.to_string());
+        Ok(cmd.n)
+    }
+}
+
+/// Fails its first `fail_times` attempts, then succeeds.
+#[orch_command(retries = 3)]
+#[derive(Serialize, Deserialize)]
+pub struct Flaky {
+    /// Attempts that fail.
+    pub fail_times: u32,
+}
+
+/// Runs [`Flaky`].
+#[derive(Default)]
+pub struct FlakyHandler;
+
+impl Handler<Flaky> for FlakyHandler {
+    async fn run(&self, cmd: Flaky, ctx: &Ctx) -> Result<(), HandlerError> {
+        if ctx.attempt() <= cmd.fail_times {
+            return Err(HandlerError::retryable(format!("flaky failure on attempt {}", ctx.attempt())));
+        }
+        Ok(())
+    }
+}
+
+/// Always fails (retryably, or fatally); on its final failure enqueues a [`Notice`].
+#[orch_command(retries = 2)]
+#[derive(Serialize, Deserialize)]
+pub struct Failing {
+    /// Fail with a permanent error.
+    pub fatal: bool,
+}
+
+impl Chain for Failing {
+    fn on_failure(&self, failure: &Failure) -> FollowUps {
+        FollowUps::one(Notice {
+            what: format!("failed:{}", failure.kind),
+        })
+    }
+}
+
+/// Runs [`Failing`].
+#[derive(Default)]
+pub struct FailingHandler;
+
+impl Handler<Failing> for FailingHandler {
+    async fn run(&self, cmd: Failing, _ctx: &Ctx) -> Result<(), HandlerError> {
+        if cmd.fatal {
+            Err(HandlerError::fatal("cannot ever work"))
+        } else {
+            Err(HandlerError::retryable("not yet"))
+        }
+    }
+}
+
+/// Sleeps `ms` under a 200 ms timeout, recording whether its token fired.
+#[orch_command(timeout = "200ms", retries = 0)]
+#[derive(Serialize, Deserialize)]
+pub struct Sleepy {
+    /// How long to sleep.
+    pub ms: u64,
+}
+
+/// Runs [`Sleepy`].
+#[derive(Default)]
+pub struct SleepyHandler;
+
+impl Handler<Sleepy> for SleepyHandler {
+    async fn run(&self, cmd: Sleepy, ctx: &Ctx) -> Result<(), HandlerError> {
+        let ledger = ctx.state::<Arc<Ledger>>()?;
+        let token = ctx.cancellation().clone();
+        ledger.event("sleepy:start");
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(cmd.ms)) => {
+                ledger.event("sleepy:done");
+                Ok(())
+            }
+            () = token.cancelled() => {
+                ledger.event("sleepy:cancelled");
+                Err(HandlerError::retryable("cancelled"))
+            }
+        }
+    }
+}
+
+/// Panics.
+#[orch_command(retries = 0)]
+#[derive(Serialize, Deserialize)]
+pub struct Panicky;
+
+/// Runs [`Panicky`].
+#[derive(Default)]
+pub struct PanickyHandler;
+
+impl Handler<Panicky> for PanickyHandler {
+    #[allow(clippy::panic, reason = "the test is about a panicking handler")]
+    async fn run(&self, _cmd: Panicky, _ctx: &Ctx) -> Result<(), HandlerError> {
+        panic!("boom in handler")
+    }
+}
+
+/// Chains a [`Child`] on success and a [`Notice`] on cancel.
+#[orch_command(output = u64)]
+#[derive(Serialize, Deserialize)]
+pub struct Parent {
+    /// Passed to the child.
+    pub n: u64,
+}
+
+impl Chain for Parent {
+    fn on_success(&self, out: &u64) -> FollowUps {
+        FollowUps::one(Child { n: *out + 1 })
+    }
+    fn on_cancel(&self) -> FollowUps {
+        FollowUps::one(Notice {
+            what: format!("parent {} canceled", self.n),
+        })
+    }
+}
+
+/// Runs [`Parent`].
+#[derive(Default)]
+pub struct ParentHandler;
+
+impl Handler<Parent> for ParentHandler {
+    async fn run(&self, cmd: Parent, ctx: &Ctx) -> Result<u64, HandlerError> {
+        ctx.state::<Arc<Ledger>>()?.run(format!("parent:{}", cmd.n));
+        Ok(cmd.n * 10)
+    }
+}
+
+/// A follow-up of [`Parent`].
+#[orch_command]
+#[derive(Serialize, Deserialize)]
+pub struct Child {
+    /// The parent's output plus one.
+    pub n: u64,
+}
+
+/// Runs [`Child`].
+#[derive(Default)]
+pub struct ChildHandler;
+
+impl Handler<Child> for ChildHandler {
+    async fn run(&self, cmd: Child, ctx: &Ctx) -> Result<(), HandlerError> {
+        ctx.state::<Arc<Ledger>>()?.run(format!("child:{}", cmd.n));
+        Ok(())
+    }
+}
+
+/// A follow-up carrying a note.
+#[orch_command]
+#[derive(Serialize, Deserialize)]
+pub struct Notice {
+    /// The note.
+    pub what: String,
+}
+
+/// Waits until canceled, recording it.
+#[orch_command(timeout = "30s")]
+#[derive(Serialize, Deserialize)]
+pub struct Blocker {
+    /// A label.
+    pub label: String,
+}
+
+/// Runs [`Blocker`].
+#[derive(Default)]
+pub struct BlockerHandler;
+
+impl Handler<Blocker> for BlockerHandler {
+    async fn run(&self, cmd: Blocker, ctx: &Ctx) -> Result<(), HandlerError> {
+        let ledger = ctx.state::<Arc<Ledger>>()?;
+        ledger.event(format!("{}:start", cmd.label));
+        ctx.cancelled().await;
+        ledger.event(format!("{}:cancelled", cmd.label));
+        Err(HandlerError::retryable("cancelled"))
+    }
+}
+
+/// The old shape of a command whose payload changed incompatibly.
+#[orch_command(name = "shape", retries = 5)]
+#[derive(Serialize, Deserialize)]
+pub struct ShapeV1 {
+    /// Once a string.
+    pub x: String,
+}
+
+/// The new shape: the same name, a field of another type.
+#[orch_command(name = "shape", retries = 5)]
+#[derive(Serialize, Deserialize)]
+pub struct ShapeV2 {
+    /// Now a number.
+    pub x: u32,
+}
+
+/// Runs [`ShapeV2`].
+#[derive(Default)]
+pub struct ShapeHandler;
+
+impl Handler<ShapeV2> for ShapeHandler {
+    async fn run(&self, _cmd: ShapeV2, _ctx: &Ctx) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+/// Records which engine ran it (the engine's label is its `&'static str` state).
+#[orch_command]
+#[derive(Serialize, Deserialize)]
+pub struct WhoRuns {
+    /// A key.
+    pub key: String,
+}
+
+/// The label of an engine in routing tests.
+pub struct EngineLabel(pub &'static str);
+
+/// Runs [`WhoRuns`].
+#[derive(Default)]
+pub struct WhoRunsHandler;
+
+impl Handler<WhoRuns> for WhoRunsHandler {
+    async fn run(&self, cmd: WhoRuns, ctx: &Ctx) -> Result<(), HandlerError> {
+        let label = ctx.state::<EngineLabel>()?.0;
+        ctx.state::<Arc<Ledger>>()?.run(format!("{}@{label}", cmd.key));
+        Ok(())
+    }
+}
+
+/// A command no engine in the tests has a handler for.
+#[orch_command]
+#[derive(Serialize, Deserialize)]
+pub struct Orphan {
+    /// Anything.
+    pub n: u32,
+}
+
+/// A payload of `size` bytes.
+#[orch_command]
+#[derive(Serialize, Deserialize)]
+pub struct Big {
+    /// The bytes.
+    pub blob: String,
+}
+
+/// Sleeps `ms` under a 10 s timeout.
+#[orch_command(timeout = "10s", retries = 0)]
+#[derive(Serialize, Deserialize)]
+pub struct Slow {
+    /// How long to sleep.
+    pub ms: u64,
+}
+
+/// Runs [`Slow`].
+#[derive(Default)]
+pub struct SlowHandler;
+
+impl Handler<Slow> for SlowHandler {
+    async fn run(&self, cmd: Slow, ctx: &Ctx) -> Result<(), HandlerError> {
+        tokio::time::sleep(Duration::from_millis(cmd.ms)).await;
+        ctx.state::<Arc<Ledger>>()?.run("slow");
+        Ok(())
+    }
+}
+
+/// Runs [`ShapeV1`] (only to provoke a duplicate-name error).
+#[derive(Default)]
+pub struct ShapeV1Handler;
+
+impl Handler<ShapeV1> for ShapeV1Handler {
+    async fn run(&self, _cmd: ShapeV1, _ctx: &Ctx) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Bad input gets a clear error, and nothing is lost.
+
+use orch::prelude::*;
+use orch::store::ListFilter;
+use orch::{ConfigError, Error};
+
+use super::SOON;
+use crate::Harness;
+use crate::commands::{Big, ShapeHandler, ShapeV1, ShapeV1Handler, ShapeV2};
+use crate::wait::wait_for_status;
+
+/// A payload that no longer deserializes fails its command at once with the decode error:
+/// no retries, and the worker goes on.
+pub async fn undecodable_payload_dies_without_retry(h: &Harness) {
+    let orch = h
+        .builder()
+        .handler::<ShapeV2, _>(ShapeHandler)
+        .build()
+        .await
+        .expect("build");
+    let old = orch.push(ShapeV1 { x: "text".into() }).await.expect("push old shape");
+    let new = orch.push(ShapeV2 { x: 7 }).await.expect("push new shape");
+    let running = h.start(&orch);
+    let rec = wait_for_status(h, old, CommandStatus::Dead, SOON).await;
+    wait_for_status(h, new, CommandStatus::Succeeded, SOON).await;
+    running.stop().await;
+    assert_eq!(rec.attempts, 1, "no retry storm");
+    assert_eq!(rec.errors.len(), 1);
+    assert_eq!(rec.errors[0].kind, FailureKind::Decode);
+    let message = &rec.errors[0].message;
+    assert!(message.contains("shape") && message.contains("ShapeV2"), "{message}");
+    assert_eq!(rec.input, r#"{"x":"text"}"#, "the payload is kept for inspection");
+}
+
+/// A payload above the limit is refused at push, naming the command, and nothing is stored.
+pub async fn oversized_payload_is_refused(h: &Harness) {
+    let orch = h
+        .builder()
+        .configure(|c| c.max_payload_bytes = 1024)
+        .build()
+        .await
+        .expect("build");
+    let err = orch
+        .push(Big { blob: "x".repeat(2000) })
+        .await
+        .expect_err("too big");
+    match &err {
+        Error::PayloadTooLarge { name, size, limit } => {
+            assert_eq!(name, "big");
+            assert_eq!(*limit, 1024);
+            assert!(*size > 2000);
+        }
+        other => panic!("expected PayloadTooLarge, got {other:?}"),
+    }
+    assert!(err.to_string().contains("max_payload_bytes"));
+    assert!(orch.list(&ListFilter::new()).await.expect("list").is_empty());
+    orch.push(Big { blob: "x".repeat(900) }).await.expect("under the limit");
+}
+
+/// An invalid table prefix or database URL is a configuration error naming the setting.
+pub async fn invalid_table_prefix_is_a_config_error(h: &Harness) {
+    for prefix in ["Bad;prefix", "", "1x", "orch-x", "a\"b"] {
+        let err = h
+            .builder()
+            .table_prefix(prefix)
+            .build()
+            .await
+            .expect_err("invalid prefix");
+        assert!(
+            matches!(err, Error::Config(ConfigError::Invalid { field: "table_prefix", .. })),
+            "{prefix:?}: {err:?}"
+        );
+    }
+    let err = Orch::builder()
+        .database("oracle://x")
+        .build()
+        .await
+        .expect_err("unsupported url");
+    assert!(err.to_string().contains("unsupported database URL"), "{err}");
+    let err = Orch::builder().build().await.expect_err("no database");
+    assert!(err.to_string().contains("no database"), "{err}");
+}
+
+/// Two command types with one name are a start-up error naming both.
+pub async fn duplicate_names_fail_at_start(h: &Harness) {
+    let err = h
+        .builder()
+        .handler::<ShapeV1, _>(ShapeV1Handler)
+        .handler::<ShapeV2, _>(ShapeHandler)
+        .build()
+        .await
+        .expect_err("duplicate name");
+    let text = err.to_string();
+    assert!(
+        text.contains("`shape`") && text.contains("ShapeV1") && text.contains("ShapeV2"),
+        "{text}"
+    );
+}

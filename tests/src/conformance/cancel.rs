@@ -1,0 +1,87 @@
+//! Cancellation of pending and running commands.
+
+use orch::prelude::*;
+use orch::store::ListFilter;
+
+use super::{SOON, ledger};
+use crate::Harness;
+use crate::commands::{Blocker, BlockerHandler, EchoCommand, EchoHandler, Parent, ParentHandler};
+use crate::wait::{wait_for_status, wait_until};
+
+/// A pending command is canceled, never runs, and its `on_cancel` follow-up exists.
+pub async fn cancel_pending_adds_on_cancel_follow_ups(h: &Harness) {
+    let ledger = ledger();
+    let orch = h
+        .builder()
+        .state(ledger.clone())
+        .handler::<Parent, _>(ParentHandler)
+        .build()
+        .await
+        .expect("build");
+    let id = orch.push(Parent { n: 9 }).await.expect("push");
+    assert_eq!(orch.cancel(id).await.expect("cancel"), CancelOutcome::CanceledPending);
+    let rec = orch.get(id).await.expect("get").expect("exists");
+    assert_eq!(rec.status, CommandStatus::Canceled);
+    assert!(rec.finished_at.is_some());
+    let children = orch.list(&ListFilter::new().parent(id)).await.expect("list");
+    assert_eq!(children.len(), 1);
+    assert_eq!(children[0].input, r#"{"what":"parent 9 canceled"}"#);
+    let running = h.start(&orch);
+    let marker = orch.push(Parent { n: 1 }).await.expect("push");
+    wait_for_status(h, marker, CommandStatus::Succeeded, SOON).await;
+    running.stop().await;
+    assert_eq!(ledger.runs("parent:9"), 0, "a canceled command never runs");
+}
+
+/// Canceling a running command fires its handler's token; the command ends `canceled`.
+pub async fn cancel_running_fires_the_token(h: &Harness) {
+    let ledger = ledger();
+    let orch = h
+        .builder()
+        .state(ledger.clone())
+        .handler::<Blocker, _>(BlockerHandler)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch
+        .push(Blocker { label: "b".into() })
+        .await
+        .expect("push");
+    wait_until(SOON, "the blocker to start", || async { ledger.saw("b:start").then_some(()) }).await;
+    assert_eq!(orch.cancel(id).await.expect("cancel"), CancelOutcome::CanceledRunning);
+    wait_until(SOON, "the handler to see its token", || async {
+        ledger.saw("b:cancelled").then_some(())
+    })
+    .await;
+    running.stop().await;
+    let rec = orch.get(id).await.expect("get").expect("exists");
+    assert_eq!(rec.status, CommandStatus::Canceled);
+    assert!(rec.errors.is_empty(), "a cancel is not a failed attempt");
+}
+
+/// Canceling a finished or unknown command reports so and changes nothing.
+pub async fn cancel_finished_changes_nothing(h: &Harness) {
+    let ledger = ledger();
+    let orch = h
+        .builder()
+        .state(ledger.clone())
+        .handler::<EchoCommand, _>(EchoHandler)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch.push(EchoCommand { n: 3 }).await.expect("push");
+    wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
+    running.stop().await;
+    assert_eq!(
+        orch.cancel(id).await.expect("cancel"),
+        CancelOutcome::AlreadyFinished(CommandStatus::Succeeded)
+    );
+    assert_eq!(
+        orch.cancel(CommandId::new()).await.expect("cancel"),
+        CancelOutcome::NotFound
+    );
+    let rec = orch.get(id).await.expect("get").expect("exists");
+    assert_eq!(rec.status, CommandStatus::Succeeded);
+}

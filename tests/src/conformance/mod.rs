@@ -1,0 +1,77 @@
+//! The behaviours, one file per area, and the macro that stamps them per backend.
+
+pub mod bad_input;
+pub mod cancel;
+pub mod chaining;
+pub mod concurrency;
+pub mod lease;
+pub mod push;
+pub mod retry;
+pub mod routing;
+pub mod schema;
+pub mod shutdown;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::commands::Ledger;
+
+/// The usual deadline for a command to reach a state.
+pub const SOON: Duration = Duration::from_secs(20);
+
+/// A fresh ledger shared by a test and its engines.
+pub fn ledger() -> Arc<Ledger> {
+    Arc::new(Ledger::default())
+}
+
+/// Stamps one `#[tokio::test]` per behaviour for `$kind` (a [`crate::BackendKind`]).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($kind:expr) => {
+        $crate::conformance_tests!($kind;
+            push::push_and_get,
+            push::run_and_read_output,
+            push::push_many_in_one_batch,
+            push::idempotency_key_dedups,
+            push::push_in_commits_with_the_transaction,
+            push::scheduled_command_waits_for_its_time,
+            push::database_clock_decides,
+            retry::fails_once_then_succeeds,
+            retry::exhausted_retries_end_dead_with_errors,
+            retry::fatal_error_is_not_retried,
+            retry::timeout_is_a_failed_attempt,
+            retry::panic_is_a_failed_attempt,
+            chaining::follow_ups_exist_exactly_once,
+            cancel::cancel_pending_adds_on_cancel_follow_ups,
+            cancel::cancel_running_fires_the_token,
+            cancel::cancel_finished_changes_nothing,
+            lease::reaper_recovers_expired_lease,
+            lease::stale_completion_is_rejected,
+            lease::heartbeat_keeps_long_commands,
+            lease::lease_lost_stops_the_handler,
+            routing::targets_route_commands,
+            routing::unknown_names_stay_pending,
+            bad_input::undecodable_payload_dies_without_retry,
+            bad_input::oversized_payload_is_refused,
+            bad_input::invalid_table_prefix_is_a_config_error,
+            bad_input::duplicate_names_fail_at_start,
+            shutdown::shutdown_releases_running_commands,
+            schema::migrations_are_idempotent_and_concurrent,
+            schema::table_prefixes_isolate,
+            concurrency::two_engines_ten_thousand_commands_exactly_once,
+        );
+    };
+}
+
+/// Stamps the listed tests (module::function) for one backend.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($kind:expr; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                $crate::run($kind, |h| Box::pin($crate::conformance::$module::$name(h))).await;
+            }
+        )*
+    };
+}

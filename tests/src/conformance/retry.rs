@@ -1,0 +1,113 @@
+//! Failed attempts: retry with backoff, dead when exhausted, timeouts and panics.
+
+use orch::prelude::*;
+use orch::store::ListFilter;
+
+use super::{SOON, ledger};
+use crate::Harness;
+use crate::commands::{
+    EchoCommand, EchoHandler, Failing, FailingHandler, Flaky, FlakyHandler, Notice, Panicky,
+    PanickyHandler, Sleepy, SleepyHandler,
+};
+use crate::wait::{wait_for_status, wait_until};
+
+/// A command that fails once succeeds on its second attempt; the failure is recorded.
+pub async fn fails_once_then_succeeds(h: &Harness) {
+    let orch = h
+        .builder()
+        .handler::<Flaky, _>(FlakyHandler)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch.push(Flaky { fail_times: 1 }).await.expect("push");
+    let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
+    running.stop().await;
+    assert_eq!(rec.attempts, 2);
+    assert_eq!(rec.errors.len(), 1);
+    assert_eq!(rec.errors[0].attempt, 1);
+    assert_eq!(rec.errors[0].kind, FailureKind::Error);
+    assert!(rec.errors[0].message.contains("flaky failure on attempt 1"));
+}
+
+/// With retries exhausted the command is dead, keeps every error, and its `on_failure`
+/// follow-up exists once.
+pub async fn exhausted_retries_end_dead_with_errors(h: &Harness) {
+    let orch = h
+        .builder()
+        .handler::<Failing, _>(FailingHandler)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch.push(Failing { fatal: false }).await.expect("push");
+    let rec = wait_for_status(h, id, CommandStatus::Dead, SOON).await;
+    running.stop().await;
+    assert_eq!(rec.attempts, 3, "retries = 2: three attempts");
+    let attempts: Vec<u32> = rec.errors.iter().map(|e| e.attempt).collect();
+    assert_eq!(attempts, [1, 2, 3]);
+    assert_eq!(rec.last_error.as_deref(), Some("not yet"));
+    let children = orch.list(&ListFilter::new().parent(id)).await.expect("list");
+    assert_eq!(children.len(), 1, "one on_failure follow-up");
+    assert_eq!(children[0].name, Notice::NAME);
+    assert_eq!(children[0].input, r#"{"what":"failed:error"}"#);
+}
+
+/// A fatal error ends the command after one attempt.
+pub async fn fatal_error_is_not_retried(h: &Harness) {
+    let orch = h
+        .builder()
+        .handler::<Failing, _>(FailingHandler)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch.push(Failing { fatal: true }).await.expect("push");
+    let rec = wait_for_status(h, id, CommandStatus::Dead, SOON).await;
+    running.stop().await;
+    assert_eq!(rec.attempts, 1);
+    assert_eq!(rec.errors.len(), 1);
+    assert_eq!(rec.errors[0].kind, FailureKind::Fatal);
+}
+
+/// An attempt past its timeout is stopped (its token fires) and recorded as `timed_out`.
+pub async fn timeout_is_a_failed_attempt(h: &Harness) {
+    let ledger = ledger();
+    let orch = h
+        .builder()
+        .state(ledger.clone())
+        .handler::<Sleepy, _>(SleepyHandler)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch.push(Sleepy { ms: 10_000 }).await.expect("push");
+    let rec = wait_for_status(h, id, CommandStatus::Dead, SOON).await;
+    running.stop().await;
+    assert_eq!(rec.attempts, 1);
+    assert_eq!(rec.errors[0].kind, FailureKind::TimedOut);
+    assert!(ledger.saw("sleepy:start"));
+    assert!(!ledger.saw("sleepy:done"));
+}
+
+/// A panicking handler is a failed attempt; the engine keeps running other commands.
+pub async fn panic_is_a_failed_attempt(h: &Harness) {
+    let ledger = ledger();
+    let orch = h
+        .builder()
+        .state(ledger.clone())
+        .handler::<Panicky, _>(PanickyHandler)
+        .handler::<EchoCommand, _>(EchoHandler)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch.push(Panicky).await.expect("push");
+    let rec = wait_for_status(h, id, CommandStatus::Dead, SOON).await;
+    assert_eq!(rec.errors[0].kind, FailureKind::Panicked);
+    assert!(rec.errors[0].message.contains("boom in handler"));
+    let after = orch.push(EchoCommand { n: 5 }).await.expect("push");
+    wait_for_status(h, after, CommandStatus::Succeeded, SOON).await;
+    running.stop().await;
+    wait_until(SOON, "ledger", || async { (ledger.runs("5") == 1).then_some(()) }).await;
+}
