@@ -1,1 +1,41 @@
-fn main() {}
+//! orch-bench: throughput and latency figures per backend. A program that prints numbers,
+//! never a test.
+//!
+//! ```text
+//! cargo run --release -p orch-bench -- [--backends sqlite,postgres,mysql] [--drain 50000]
+//!     [--workers 1000] [--claim 500] [--push 5000] [--latency 200] [--million]
+//!     [--json bench-results/orch-bench.json]
+//! ```
+//! Server URLs: `ORCH_TEST_POSTGRES_URL`, `ORCH_TEST_MYSQL_URL` (a fresh database is created
+//! and dropped on each server). The transport is whatever those URLs say (TCP by default;
+//! `?host=/var/run/postgresql` style URLs use the Unix socket).
+
+mod args;
+mod measure;
+mod report;
+mod workload;
+
+use orch_tests::BackendKind;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = args::Args::parse()?;
+    let mut results = Vec::new();
+    for kind in &args.backends {
+        let result = measure::backend(*kind, &args).await?;
+        report::print_one(&result);
+        results.push(result);
+    }
+    report::print_table(&results);
+    report::write_json(&args.json, &args, &results)?;
+    Ok(())
+}
+
+/// The display name of a backend.
+fn name(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Sqlite => "sqlite",
+        BackendKind::Postgres => "postgres",
+        BackendKind::MySql => "mysql",
+    }
+}

@@ -67,7 +67,7 @@ pub use orch_core::{
     Registry, Result, ResultExt, RetryPolicy, When, WorkerId, engine, store,
 };
 pub use orch_macros::{orch_command, orch_handler};
-pub use orch_sea::{Backend, SeaStore, SeaStoreConfig, SeaStoreError, validate_table_prefix};
+pub use orch_sea::{Backend, SeaStore, SeaStoreConfig, SeaStoreError, redact, validate_table_prefix};
 
 pub use builder::OrchBuilder;
 pub use orch::Orch;

@@ -1,0 +1,64 @@
+//! Command-line arguments.
+
+use orch_tests::BackendKind;
+
+/// What to measure, and how big.
+#[derive(Debug, Clone)]
+pub(crate) struct Args {
+    pub(crate) backends: Vec<BackendKind>,
+    pub(crate) drain: u64,
+    pub(crate) workers: usize,
+    pub(crate) claim: u32,
+    pub(crate) push: u64,
+    pub(crate) producers: usize,
+    pub(crate) latency: u64,
+    pub(crate) million: bool,
+    pub(crate) json: String,
+}
+
+impl Args {
+    pub(crate) fn parse() -> Result<Self, String> {
+        let mut args = Self {
+            backends: vec![BackendKind::Sqlite, BackendKind::Postgres, BackendKind::MySql],
+            drain: 50_000,
+            workers: 1000,
+            claim: 500,
+            push: 5_000,
+            producers: 8,
+            latency: 200,
+            million: false,
+            json: "bench-results/orch-bench.json".into(),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--backends" => {
+                    args.backends = value()?
+                        .split(',')
+                        .map(|b| match b {
+                            "sqlite" => Ok(BackendKind::Sqlite),
+                            "postgres" => Ok(BackendKind::Postgres),
+                            "mysql" | "mariadb" => Ok(BackendKind::MySql),
+                            other => Err(format!("unknown backend {other:?}")),
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                "--drain" => args.drain = number(&value()?)?,
+                "--workers" => args.workers = number(&value()?)?,
+                "--claim" => args.claim = number(&value()?)?,
+                "--push" => args.push = number(&value()?)?,
+                "--producers" => args.producers = number(&value()?)?,
+                "--latency" => args.latency = number(&value()?)?,
+                "--million" => args.million = true,
+                "--json" => args.json = value()?,
+                other => return Err(format!("unknown flag {other:?}; see the crate docs")),
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("not a number: {s:?}"))
+}

@@ -1,0 +1,273 @@
+//! One backend's measurements: pushes, drain, latency, memory.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orch::prelude::*;
+use orch::{Orch, OrchBuilder};
+use orch_tests::BackendKind;
+use orch_tests::backends::FreshDatabase;
+use sea_orm::{ConnectionTrait, Statement};
+use serde::Serialize;
+
+use crate::args::Args;
+use crate::workload::{Delays, Noop, NoopHandler, Probe, ProbeHandler, now_us};
+
+/// Every figure for one backend.
+#[derive(Debug, Clone, Serialize, Default)]
+pub(crate) struct BackendResult {
+    pub(crate) backend: &'static str,
+    pub(crate) push_one_by_one_per_s: f64,
+    pub(crate) push_concurrent_per_s: f64,
+    pub(crate) push_batched_per_s: f64,
+    pub(crate) drain_per_s: f64,
+    pub(crate) drain_commands: u64,
+    pub(crate) latency_in_process_ms: Percentiles,
+    pub(crate) latency_other_client_ms: Percentiles,
+    pub(crate) million: Option<Million>,
+}
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Serialize, Default)]
+pub(crate) struct Percentiles {
+    pub(crate) p50: f64,
+    pub(crate) p90: f64,
+    pub(crate) p99: f64,
+    pub(crate) max: f64,
+    pub(crate) samples: usize,
+}
+
+/// Memory while draining a million commands.
+#[derive(Debug, Clone, Serialize, Default)]
+pub(crate) struct Million {
+    pub(crate) drain_per_s: f64,
+    pub(crate) rss_before_mib: f64,
+    pub(crate) rss_peak_mib: f64,
+    pub(crate) rss_after_mib: f64,
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+fn builder(url: &str) -> OrchBuilder {
+    Orch::builder()
+        .database(url)
+        .without_link_time_handlers()
+        .store_config({
+            let mut c = orch::SeaStoreConfig::default();
+            if !url.starts_with("sqlite") {
+                c.max_connections = Some(20);
+            }
+            c
+        })
+}
+
+pub(crate) async fn backend(kind: BackendKind, args: &Args) -> Result<BackendResult, BoxError> {
+    let db = FreshDatabase::create(kind).await;
+    let result = run(kind, &db.url, args).await;
+    db.drop_database().await;
+    result
+}
+
+async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult, BoxError> {
+    let name = crate::name(kind);
+    eprintln!("[{name}] pushes");
+    let client = builder(url).build().await?;
+    let mut out = BackendResult {
+        backend: name,
+        drain_commands: args.drain,
+        ..BackendResult::default()
+    };
+
+    let started = Instant::now();
+    for n in 0..args.push {
+        client.push(Noop { n }).await?;
+    }
+    out.push_one_by_one_per_s = rate(args.push, started);
+    clear(&client).await?;
+
+    let started = Instant::now();
+    let per = args.push / args.producers as u64;
+    let mut tasks = Vec::new();
+    for p in 0..args.producers as u64 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per {
+                client.push(Noop { n: p * per + n }).await?;
+            }
+            Ok::<_, orch::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    out.push_concurrent_per_s = rate(per * args.producers as u64, started);
+    clear(&client).await?;
+
+    eprintln!("[{name}] batched push of {}", args.drain);
+    let started = Instant::now();
+    fill(&client, args.drain).await?;
+    out.push_batched_per_s = rate(args.drain, started);
+
+    eprintln!("[{name}] drain of {} with {} workers", args.drain, args.workers);
+    out.drain_per_s = drain(url, &client, args, args.drain).await?.0;
+    clear(&client).await?;
+
+    eprintln!("[{name}] push-to-start latency");
+    out.latency_in_process_ms = latency(url, args, true).await?;
+    out.latency_other_client_ms = latency(url, args, false).await?;
+
+    if args.million {
+        eprintln!("[{name}] a million commands (memory)");
+        fill(&client, 1_000_000).await?;
+        let before = rss_mib();
+        let (per_s, peak) = drain(url, &client, args, 1_000_000).await?;
+        out.million = Some(Million {
+            drain_per_s: per_s,
+            rss_before_mib: before,
+            rss_peak_mib: peak,
+            rss_after_mib: rss_mib(),
+        });
+        clear(&client).await?;
+    }
+    Ok(out)
+}
+
+fn rate(n: u64, started: Instant) -> f64 {
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn fill(client: &Orch, n: u64) -> Result<(), BoxError> {
+    let mut next = 0;
+    while next < n {
+        let end = (next + 1000).min(n);
+        client.push_many((next..end).map(|n| Noop { n })).await?;
+        next = end;
+    }
+    Ok(())
+}
+
+/// Drains `n` pre-filled commands; returns commands/s and the peak RSS seen.
+async fn drain(url: &str, client: &Orch, args: &Args, n: u64) -> Result<(f64, f64), BoxError> {
+    let engine = builder(url)
+        .handler::<Noop, _>(NoopHandler)
+        .concurrency(args.workers)
+        .max_claim(args.claim)
+        .build()
+        .await?;
+    let stop = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn({
+        let (engine, stop) = (engine.clone(), stop.clone());
+        async move { engine.run(stop).await }
+    });
+    let mut peak = rss_mib();
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        peak = peak.max(rss_mib());
+        if succeeded(client).await? >= n {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            return Err("drain did not finish within 30 minutes".into());
+        }
+    }
+    let per_s = rate(n, started);
+    stop.cancel();
+    task.await??;
+    Ok((per_s, peak))
+}
+
+/// Push-to-start delays of probes pushed 20 ms apart to an idle engine, either from the
+/// engine's own handle (in-process wake-up) or from another client (database wake-up or
+/// polling).
+async fn latency(url: &str, args: &Args, in_process: bool) -> Result<Percentiles, BoxError> {
+    let delays = Arc::new(Delays::default());
+    let engine = builder(url)
+        .handler::<Probe, _>(ProbeHandler)
+        .state(delays.clone())
+        .concurrency(16)
+        .build()
+        .await?;
+    let other = builder(url).build().await?;
+    let pusher = if in_process { &engine } else { &other };
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let (engine, stop) = (engine.clone(), stop.clone());
+        async move { engine.run(stop).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..args.latency {
+        pusher.push(Probe { pushed_us: now_us() }).await?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while delays_len(&delays) < args.latency as usize && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    task.await??;
+    clear(&engine).await?;
+    let mut samples = delays
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    samples.sort_unstable();
+    Ok(percentiles(&samples))
+}
+
+fn delays_len(d: &Delays) -> usize {
+    d.0.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .len()
+}
+
+fn percentiles(sorted_us: &[u64]) -> Percentiles {
+    let at = |q: f64| {
+        if sorted_us.is_empty() {
+            return 0.0;
+        }
+        let i = ((sorted_us.len() as f64 - 1.0) * q).round() as usize;
+        sorted_us[i] as f64 / 1000.0
+    };
+    Percentiles {
+        p50: at(0.5),
+        p90: at(0.9),
+        p99: at(0.99),
+        max: at(1.0),
+        samples: sorted_us.len(),
+    }
+}
+
+async fn succeeded(client: &Orch) -> Result<u64, BoxError> {
+    let db = client.store().connection();
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE status = 'succeeded'",
+        client.store().commands_table()
+    );
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .ok_or("no count")?;
+    Ok(u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0))
+}
+
+async fn clear(client: &Orch) -> Result<(), BoxError> {
+    let db = client.store().connection();
+    db.execute_unprepared(&format!("DELETE FROM {}", client.store().commands_table()))
+        .await?;
+    Ok(())
+}
+
+/// This process's resident memory in MiB (Linux).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -1,0 +1,67 @@
+//! Printing the figures and writing them as JSON.
+
+use crate::args::Args;
+use crate::measure::BackendResult;
+
+pub(crate) fn print_one(r: &BackendResult) {
+    eprintln!("[{}] done: drain {:.0}/s", r.backend, r.drain_per_s);
+}
+
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+pub(crate) fn print_table(results: &[BackendResult]) {
+    println!();
+    println!(
+        "{:<9} {:>11} {:>11} {:>11} {:>11} {:>22} {:>22}",
+        "backend", "push 1x1/s", "push 8x/s", "push batch/s", "drain/s", "latency in-proc p50/p99", "latency other p50/p99"
+    );
+    for r in results {
+        println!(
+            "{:<9} {:>11.0} {:>11.0} {:>11.0} {:>11.0} {:>13.2}/{:<8.2} {:>13.2}/{:<8.2}",
+            r.backend,
+            r.push_one_by_one_per_s,
+            r.push_concurrent_per_s,
+            r.push_batched_per_s,
+            r.drain_per_s,
+            r.latency_in_process_ms.p50,
+            r.latency_in_process_ms.p99,
+            r.latency_other_client_ms.p50,
+            r.latency_other_client_ms.p99,
+        );
+        if let Some(m) = &r.million {
+            println!(
+                "          1,000,000 drained at {:.0}/s; RSS before {:.1} MiB, peak {:.1} MiB, after {:.1} MiB",
+                m.drain_per_s, m.rss_before_mib, m.rss_peak_mib, m.rss_after_mib
+            );
+        }
+    }
+}
+
+pub(crate) fn write_json(
+    path: &str,
+    args: &Args,
+    results: &[BackendResult],
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let doc = serde_json::json!({
+        "settings": {
+            "drain_commands": args.drain,
+            "workers": args.workers,
+            "max_claim": args.claim,
+            "pushes": args.push,
+            "producers": args.producers,
+            "latency_probes": args.latency,
+            "postgres_url": std::env::var("ORCH_TEST_POSTGRES_URL").ok().map(|u| orch_sea_redact(&u)),
+            "mysql_url": std::env::var("ORCH_TEST_MYSQL_URL").ok().map(|u| orch_sea_redact(&u)),
+        },
+        "results": results,
+    });
+    std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+    eprintln!("wrote {path}");
+    Ok(())
+}
+
+fn orch_sea_redact(url: &str) -> String {
+    orch::redact(url)
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: starts the local PostgreSQL and MariaDB when they are installed but
+# down, then runs every unit, integration, UI (trybuild), doc and conformance test on
+# SQLite, PostgreSQL and MariaDB, and the quickstart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/services.sh
+cargo test --workspace --all-features -- --test-threads="${ORCH_TEST_THREADS:-4}"
+cargo run -q -p quickstart
