@@ -19,7 +19,11 @@ pub(crate) struct Args {
 impl Args {
     pub(crate) fn parse() -> Result<Self, String> {
         let mut args = Self {
-            backends: vec![BackendKind::Sqlite, BackendKind::Postgres, BackendKind::MySql],
+            backends: vec![
+                BackendKind::Sqlite,
+                BackendKind::Postgres,
+                BackendKind::MySql,
+            ],
             drain: 50_000,
             workers: 1000,
             claim: 500,

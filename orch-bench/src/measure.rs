@@ -108,7 +108,10 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
     fill(&client, args.drain).await?;
     out.push_batched_per_s = rate(args.drain, started);
 
-    eprintln!("[{name}] drain of {} with {} workers", args.drain, args.workers);
+    eprintln!(
+        "[{name}] drain of {} with {} workers",
+        args.drain, args.workers
+    );
     out.drain_per_s = drain(url, &client, args, args.drain).await?.0;
     clear(&client).await?;
 
@@ -197,7 +200,11 @@ async fn latency(url: &str, args: &Args, in_process: bool) -> Result<Percentiles
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     for _ in 0..args.latency {
-        pusher.push(Probe { pushed_us: now_us() }).await?;
+        pusher
+            .push(Probe {
+                pushed_us: now_us(),
+            })
+            .await?;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -12,7 +12,13 @@ pub(crate) fn print_table(results: &[BackendResult]) {
     println!();
     println!(
         "{:<9} {:>11} {:>11} {:>11} {:>11} {:>22} {:>22}",
-        "backend", "push 1x1/s", "push 8x/s", "push batch/s", "drain/s", "latency in-proc p50/p99", "latency other p50/p99"
+        "backend",
+        "push 1x1/s",
+        "push 8x/s",
+        "push batch/s",
+        "drain/s",
+        "latency in-proc p50/p99",
+        "latency other p50/p99"
     );
     for r in results {
         println!(

@@ -47,7 +47,11 @@ impl Client {
     /// With an idempotency key that already exists, returns the existing command's id.
     pub async fn push_with<C: Command>(&self, cmd: C, push: Push) -> Result<CommandId> {
         let insert = self.prepare(&cmd, push)?;
-        let inserted = self.shared.store.insert(std::slice::from_ref(&insert)).await?;
+        let inserted = self
+            .shared
+            .store
+            .insert(std::slice::from_ref(&insert))
+            .await?;
         self.wake();
         Ok(inserted.first().map_or(insert.id, |i| i.id))
     }

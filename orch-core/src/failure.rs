@@ -74,6 +74,10 @@ pub struct Failure {
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "attempt {} {}: {}", self.attempt, self.kind, self.message)
+        write!(
+            f,
+            "attempt {} {}: {}",
+            self.attempt, self.kind, self.message
+        )
     }
 }

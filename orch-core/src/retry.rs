@@ -81,7 +81,10 @@ impl RetryPolicy {
             return Err(format!("backoff factor must be ≥ 1, got {}", self.factor));
         }
         if !(0.0..=1.0).contains(&self.jitter) {
-            return Err(format!("backoff jitter must be in [0, 1], got {}", self.jitter));
+            return Err(format!(
+                "backoff jitter must be in [0, 1], got {}",
+                self.jitter
+            ));
         }
         if self.base > self.max {
             return Err(format!(

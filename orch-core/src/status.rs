@@ -61,8 +61,7 @@ impl CommandStatus {
         use CommandStatus::{Canceled, Dead, Pending, Running, Succeeded};
         matches!(
             (self, next),
-            (Pending, Running | Canceled | Dead)
-                | (Running, Succeeded | Pending | Dead | Canceled)
+            (Pending, Running | Canceled | Dead) | (Running, Succeeded | Pending | Dead | Canceled)
         )
     }
 }

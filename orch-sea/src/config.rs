@@ -105,8 +105,18 @@ mod tests {
     #[test]
     fn refuses_hostile_prefixes() {
         for bad in [
-            "", "1abc", "_x", "Orch_", "orch-", "orch.", "or\"ch", "or`ch", "orch;drop table x;",
-            "ørch", "orch ", "select", // reserved words are fine only because they are quoted…
+            "",
+            "1abc",
+            "_x",
+            "Orch_",
+            "orch-",
+            "orch.",
+            "or\"ch",
+            "or`ch",
+            "orch;drop table x;",
+            "ørch",
+            "orch ",
+            "select", // reserved words are fine only because they are quoted…
         ] {
             if bad == "select" {
                 assert!(check(bad).is_ok());

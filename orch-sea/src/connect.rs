@@ -11,7 +11,13 @@ use crate::error::db_error;
 use crate::store::SeaStoreError;
 
 /// The schemes orch understands.
-const SCHEMES: [&str; 5] = ["sqlite:", "postgres://", "postgresql://", "mysql://", "mariadb://"];
+const SCHEMES: [&str; 5] = [
+    "sqlite:",
+    "postgres://",
+    "postgresql://",
+    "mysql://",
+    "mariadb://",
+];
 
 pub(crate) async fn connect(
     url: &str,

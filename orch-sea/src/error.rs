@@ -37,7 +37,10 @@ fn classify_sqlx(error: &sea_orm::sqlx::Error) -> StoreErrorKind {
         }
         E::Protocol(_) => StoreErrorKind::Connection,
         E::Database(db) => {
-            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let code = db
+                .code()
+                .map(std::borrow::Cow::into_owned)
+                .unwrap_or_default();
             let low_byte = code
                 .parse::<u32>()
                 .map(|n| (n & 0xff).to_string())

@@ -6,8 +6,8 @@
 //! immediate (write) transaction; whoever waits finds the work done.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 use tracing::info;
 

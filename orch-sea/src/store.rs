@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use orch_core::store::{
-    CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, Finish,
-    InsertCommand, Inserted, LeaseRenewal, ListFilter, Store, StoreError, StoreFuture,
+    CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, Finish, InsertCommand,
+    Inserted, LeaseRenewal, ListFilter, Store, StoreError, StoreFuture,
 };
 use orch_core::{CommandId, ConfigError};
 use sea_orm::{ConnectionTrait, DatabaseConnection};

@@ -25,6 +25,7 @@ type Step = Box<dyn FnOnce(EngineBuilder) -> EngineBuilder + Send>;
 /// # let _ = orch; Ok(()) }
 /// ```
 #[must_use]
+#[derive(Default)]
 pub struct OrchBuilder {
     database: Option<String>,
     connection: Option<DatabaseConnection>,
@@ -38,17 +39,6 @@ impl std::fmt::Debug for OrchBuilder {
             .field("database", &self.database.as_deref().map(orch_sea::redact))
             .field("store", &self.store)
             .finish_non_exhaustive()
-    }
-}
-
-impl Default for OrchBuilder {
-    fn default() -> Self {
-        Self {
-            database: None,
-            connection: None,
-            store: SeaStoreConfig::default(),
-            steps: Vec::new(),
-        }
     }
 }
 

@@ -1,9 +1,7 @@
 //! [`Orch`]: the client and the engine over SQL storage, in one handle.
 
 use orch_core::store::Store;
-use orch_core::{
-    CancelOutcome, Client, Command, CommandId, CommandRecord, Engine, Push, Result,
-};
+use orch_core::{CancelOutcome, Client, Command, CommandId, CommandRecord, Engine, Push, Result};
 use orch_sea::SeaStore;
 use sea_orm::ConnectionTrait;
 use tokio_util::sync::CancellationToken;

@@ -77,7 +77,11 @@ impl FreshDatabase {
                         "cannot reach the {kind:?} test server at {}: {e} \
                          (start it, or set ORCH_TEST_{}_URL)",
                         orch_sea::redact(&admin),
-                        if kind == BackendKind::Postgres { "POSTGRES" } else { "MYSQL" }
+                        if kind == BackendKind::Postgres {
+                            "POSTGRES"
+                        } else {
+                            "MYSQL"
+                        }
                     )
                 });
                 db.execute_unprepared(&format!("CREATE DATABASE {name}"))

@@ -75,7 +75,10 @@ pub struct FlakyHandler;
 impl Handler<Flaky> for FlakyHandler {
     async fn run(&self, cmd: Flaky, ctx: &Ctx) -> Result<(), HandlerError> {
         if ctx.attempt() <= cmd.fail_times {
-            return Err(HandlerError::retryable(format!("flaky failure on attempt {}", ctx.attempt())));
+            return Err(HandlerError::retryable(format!(
+                "flaky failure on attempt {}",
+                ctx.attempt()
+            )));
         }
         Ok(())
     }
@@ -280,7 +283,8 @@ pub struct WhoRunsHandler;
 impl Handler<WhoRuns> for WhoRunsHandler {
     async fn run(&self, cmd: WhoRuns, ctx: &Ctx) -> Result<(), HandlerError> {
         let label = ctx.state::<EngineLabel>()?.0;
-        ctx.state::<Arc<Ledger>>()?.run(format!("{}@{label}", cmd.key));
+        ctx.state::<Arc<Ledger>>()?
+            .run(format!("{}@{label}", cmd.key));
         Ok(())
     }
 }

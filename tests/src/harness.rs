@@ -58,7 +58,11 @@ impl Harness {
             .database(self.url())
             .without_link_time_handlers()
             .poll_interval(Duration::from_millis(50))
-            .retry_policy(orch::RetryPolicy::new().base(Duration::from_millis(20)).jitter(0.0))
+            .retry_policy(
+                orch::RetryPolicy::new()
+                    .base(Duration::from_millis(20))
+                    .jitter(0.0),
+            )
             .configure(|c| {
                 c.shutdown_grace = Duration::from_secs(5);
             })

@@ -10,6 +10,13 @@
 //! local servers on 127.0.0.1). A server that cannot be reached fails its tests: nothing is
 //! skipped silently.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test support code: a failed expectation is a failed test"
+)]
+
 pub mod backends;
 pub mod commands;
 pub mod conformance;
@@ -18,7 +25,7 @@ mod wait;
 
 pub use backends::BackendKind;
 pub use harness::Harness;
-pub use wait::{wait_until, wait_for_status};
+pub use wait::{wait_for_status, wait_until};
 
 /// Runs one conformance test body against a fresh database of `kind`, then drops it.
 pub async fn run<F>(kind: BackendKind, test: F)

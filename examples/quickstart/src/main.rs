@@ -4,11 +4,13 @@
 //! and succeeds on retry, and one that runs past its timeout; prints each step and a final
 //! table of statuses. Run it with `cargo run -p quickstart`.
 
+#![allow(clippy::print_stdout, reason = "an example that shows its steps")]
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use orch::prelude::*;
 use orch::RetryPolicy;
+use orch::prelude::*;
 use orch::store::ListFilter;
 
 /// Generates a monthly report; on success, e-mails it.
@@ -66,7 +68,11 @@ pub struct Reports;
 #[orch_handler]
 impl Handler<GenerateReport> for Reports {
     async fn run(&self, cmd: GenerateReport, ctx: &Ctx) -> Result<ReportResult, HandlerError> {
-        println!("  [{}] generating the report for month {}", ctx.name(), cmd.month);
+        println!(
+            "  [{}] generating the report for month {}",
+            ctx.name(),
+            cmd.month
+        );
         Ok(ReportResult { rows: 42 })
     }
 }
@@ -80,10 +86,20 @@ impl Handler<SendEmailCommand> for Emails {
     async fn run(&self, cmd: SendEmailCommand, ctx: &Ctx) -> Result<(), HandlerError> {
         let mailer = ctx.state::<Mailer>()?;
         if mailer.calls.fetch_add(1, Ordering::SeqCst) == 0 {
-            println!("  [{}] attempt {}: gateway down, will retry", ctx.name(), ctx.attempt());
+            println!(
+                "  [{}] attempt {}: gateway down, will retry",
+                ctx.name(),
+                ctx.attempt()
+            );
             return Err(HandlerError::retryable("smtp gateway unavailable"));
         }
-        println!("  [{}] attempt {}: sent {:?} to {}", ctx.name(), ctx.attempt(), cmd.subject, cmd.to);
+        println!(
+            "  [{}] attempt {}: sent {:?} to {}",
+            ctx.name(),
+            ctx.attempt(),
+            cmd.subject,
+            cmd.to
+        );
         Ok(())
     }
 }
@@ -95,7 +111,11 @@ pub struct Exports;
 #[orch_handler]
 impl Handler<SlowExportCommand> for Exports {
     async fn run(&self, cmd: SlowExportCommand, ctx: &Ctx) -> Result<(), HandlerError> {
-        println!("  [{}] exporting for {} ms (timeout 300 ms)", ctx.name(), cmd.millis);
+        println!(
+            "  [{}] exporting for {} ms (timeout 300 ms)",
+            ctx.name(),
+            cmd.millis
+        );
         tokio::time::sleep(Duration::from_millis(cmd.millis)).await;
         Ok(())
     }
@@ -110,7 +130,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let orch = Orch::builder()
         .database(&url)
         .state(Mailer::default())
-        .retry_policy(RetryPolicy::new().base(Duration::from_millis(200)).jitter(0.0))
+        .retry_policy(
+            RetryPolicy::new()
+                .base(Duration::from_millis(200))
+                .jitter(0.0),
+        )
         .poll_interval(Duration::from_millis(100))
         .build()
         .await?;
@@ -131,11 +155,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let email = loop {
         let rec = orch.get(report).await?.ok_or("report vanished")?;
         let email = find_child(&orch, report).await?;
-        let export_done = orch.get(export).await?.is_some_and(|r| r.status.is_terminal());
+        let export_done = orch
+            .get(export)
+            .await?
+            .is_some_and(|r| r.status.is_terminal());
         if let Some(email) = email
             && rec.status.is_terminal()
             && export_done
-            && orch.get(email).await?.is_some_and(|r| r.status.is_terminal())
+            && orch
+                .get(email)
+                .await?
+                .is_some_and(|r| r.status.is_terminal())
         {
             break email;
         }
@@ -148,7 +178,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     engine.await??;
 
     println!();
-    println!("{:<18} {:<10} {:>8}  last error", "command", "status", "attempts");
+    println!(
+        "{:<18} {:<10} {:>8}  last error",
+        "command", "status", "attempts"
+    );
     for id in [report, email, export] {
         let rec = orch.get(id).await?.ok_or("missing")?;
         println!(
@@ -156,12 +189,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             rec.name,
             rec.status.as_str(),
             format!("{}/{}", rec.attempts, rec.max_attempts),
-            rec.errors.last().map(|e| format!("{}: {}", e.kind, e.message)).unwrap_or_default()
+            rec.errors
+                .last()
+                .map(|e| format!("{}: {}", e.kind, e.message))
+                .unwrap_or_default()
         );
     }
-    let ok = orch.get(report).await?.is_some_and(|r| r.status == CommandStatus::Succeeded)
-        && orch.get(email).await?.is_some_and(|r| r.status == CommandStatus::Succeeded && r.attempts == 2)
-        && orch.get(export).await?.is_some_and(|r| r.status == CommandStatus::Dead);
+    let ok = orch
+        .get(report)
+        .await?
+        .is_some_and(|r| r.status == CommandStatus::Succeeded)
+        && orch
+            .get(email)
+            .await?
+            .is_some_and(|r| r.status == CommandStatus::Succeeded && r.attempts == 2)
+        && orch
+            .get(export)
+            .await?
+            .is_some_and(|r| r.status == CommandStatus::Dead);
     drop(orch);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));

@@ -143,10 +143,16 @@ impl EngineConfig {
             return Err(ConfigError::invalid("max_claim", "must be at least 1"));
         }
         if self.max_finish_batch == 0 {
-            return Err(ConfigError::invalid("max_finish_batch", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "max_finish_batch",
+                "must be at least 1",
+            ));
         }
         if self.max_payload_bytes == 0 {
-            return Err(ConfigError::invalid("max_payload_bytes", "must be at least 1"));
+            return Err(ConfigError::invalid(
+                "max_payload_bytes",
+                "must be at least 1",
+            ));
         }
         self.retry
             .validate()
@@ -182,8 +188,16 @@ mod tests {
         let mut c = EngineConfig::default();
         c.instance_keys.clear();
         assert!(c.validate().is_err());
-        let mut c = EngineConfig::default();
-        c.poll_interval = Duration::ZERO;
-        assert!(matches!(c.validate(), Err(ConfigError::Invalid { field: "poll_interval", .. })));
+        let c = EngineConfig {
+            poll_interval: Duration::ZERO,
+            ..EngineConfig::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                field: "poll_interval",
+                ..
+            })
+        ));
     }
 }

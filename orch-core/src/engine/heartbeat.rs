@@ -59,7 +59,9 @@ pub(crate) async fn run_once(shared: &Shared) -> crate::Result<usize> {
                 .inflight
                 .stop_lease(renewal.id, renewal.lease, StopReason::LeaseLost);
         } else if let Some(span) = renewal.extend_by {
-            shared.inflight.renewed(renewal.id, renewal.lease, now + span);
+            shared
+                .inflight
+                .renewed(renewal.id, renewal.lease, now + span);
         }
     }
     debug!(checked = renewals.len(), lost, "heartbeat");

@@ -151,7 +151,10 @@ impl Engine {
             .is_err()
         {
             shared.inflight.stop_all(StopReason::Shutdown);
-            if tokio::time::timeout(ABANDON_AFTER, tasks.wait()).await.is_err() {
+            if tokio::time::timeout(ABANDON_AFTER, tasks.wait())
+                .await
+                .is_err()
+            {
                 abandoned = true;
                 warn!(
                     running = shared.inflight.len(),
@@ -182,11 +185,7 @@ impl Engine {
 /// Keeps the store's listener running, restarting it after errors.
 async fn listen(shared: Arc<Shared>, stop: CancellationToken) {
     while !stop.is_cancelled() {
-        match shared
-            .store
-            .listen(shared.wake.clone(), stop.clone())
-            .await
-        {
+        match shared.store.listen(shared.wake.clone(), stop.clone()).await {
             Ok(()) => break,
             Err(error) => {
                 warn!(%error, "wake-up listener failed; polling until it reconnects");

@@ -28,7 +28,9 @@ impl Producer {
     /// Claims and starts commands until `stop` fires.
     pub(crate) async fn run(self, stop: CancellationToken) {
         let config = &self.shared.config;
-        let batch = config.max_claim.min(u32::try_from(config.concurrency).unwrap_or(u32::MAX));
+        let batch = config
+            .max_claim
+            .min(u32::try_from(config.concurrency).unwrap_or(u32::MAX));
         // Under load, wait for a quarter batch of free slots so claims stay batched.
         let threshold = (batch / 4).max(1) as usize;
         let mut names: Vec<String> = self
@@ -122,7 +124,8 @@ impl Producer {
             lease: cmd.lease,
             cancel: CancellationToken::new(),
             stop: Arc::default(),
-            lease_until: claimed_at + lease_span(cmd.timeout, config.lease_ttl, config.lease_buffer),
+            lease_until: claimed_at
+                + lease_span(cmd.timeout, config.lease_ttl, config.lease_buffer),
             deadline: Instant::now() + cmd.timeout,
         };
         self.shared.inflight.insert(cmd.id, slot.clone());

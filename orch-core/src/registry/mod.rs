@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 pub(crate) use erased::{DynHandler, RunOutcome, Terminal};
-pub use registration::{CommandInfo, HandlerRegistration};
 pub(crate) use registration::ExplicitHandler;
+pub use registration::{CommandInfo, HandlerRegistration};
 
 use crate::error::ConfigError;
 

@@ -27,8 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use params::{
-    CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, Finish, FinishOutcome,
-    InsertCommand, Inserted, LeaseRenewal, ListFilter,
+    CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, Finish, FinishOutcome, InsertCommand,
+    Inserted, LeaseRenewal, ListFilter,
 };
 pub use record::{AttemptError, CommandRecord, OutputError};
 

@@ -83,7 +83,8 @@ async fn claim_returning<C: ConnectionTrait>(
     let t = &tables.commands;
     let mut sql = Sql::new(backend);
     if backend == Backend::Postgres {
-        sql.push("WITH due AS MATERIALIZED (SELECT id FROM ").push(t);
+        sql.push("WITH due AS MATERIALIZED (SELECT id FROM ")
+            .push(t);
         due_filter(&mut sql, params);
         sql.push(" FOR UPDATE SKIP LOCKED) UPDATE ")
             .push(t)

@@ -38,9 +38,13 @@ struct Row {
 impl Row {
     fn of(finish: &Finish) -> Self {
         let (status, output, delay_us, refund, error) = match &finish.outcome {
-            FinishOutcome::Succeeded { output } => {
-                (CommandStatus::Succeeded, Some(output.clone()), None, 0, None)
-            }
+            FinishOutcome::Succeeded { output } => (
+                CommandStatus::Succeeded,
+                Some(output.clone()),
+                None,
+                0,
+                None,
+            ),
             FinishOutcome::Retry { failure, delay } => (
                 CommandStatus::Pending,
                 None,
@@ -246,7 +250,8 @@ async fn update_mysql<C: ConnectionTrait>(
     for row in &locked {
         let id = uuid_col(row, 0, WHAT)?;
         let token: Option<Uuid> = super::col(row, 1, WHAT)?;
-        let expired: i64 = super::col::<i64>(row, 2, WHAT).or_else(|_| super::col::<i32>(row, 2, WHAT).map(i64::from))?;
+        let expired: i64 = super::col::<i64>(row, 2, WHAT)
+            .or_else(|_| super::col::<i32>(row, 2, WHAT).map(i64::from))?;
         if rows
             .iter()
             .any(|r| r.id == id && Some(r.token) == token && (r.expired_only == 0 || expired == 1))
@@ -261,7 +266,11 @@ async fn update_mysql<C: ConnectionTrait>(
     let mut sql = Sql::new(backend);
     sql.push("UPDATE ").push(t).push(" AS c JOIN (");
     for (i, row) in hit.iter().enumerate() {
-        sql.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " });
+        sql.push(if i == 0 {
+            "SELECT "
+        } else {
+            " UNION ALL SELECT "
+        });
         bind_row(&mut sql, row, i == 0);
     }
     sql.push(") AS v ON c.id = v.v_id SET ");

@@ -23,7 +23,11 @@ pub(crate) fn id_value(id: CommandId) -> Value {
 }
 
 /// Reads column `index` of `row`.
-pub(crate) fn col<T: sea_orm::TryGetable>(row: &QueryResult, index: usize, what: &str) -> Result<T, StoreError> {
+pub(crate) fn col<T: sea_orm::TryGetable>(
+    row: &QueryResult,
+    index: usize,
+    what: &str,
+) -> Result<T, StoreError> {
     row.try_get_by_index::<T>(index)
         .map_err(|e| corrupt(what, format!("column {index}: {e}")))
 }

@@ -45,7 +45,10 @@ impl Sql {
     }
 
     /// Appends `(?, ?, …)` for a list of values.
-    pub(crate) fn bind_list<V: Into<Value>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+    pub(crate) fn bind_list<V: Into<Value>>(
+        &mut self,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
         self.text.push('(');
         for (i, value) in values.into_iter().enumerate() {
             if i > 0 {

@@ -18,7 +18,10 @@ pub async fn undecodable_payload_dies_without_retry(h: &Harness) {
         .build()
         .await
         .expect("build");
-    let old = orch.push(ShapeV1 { x: "text".into() }).await.expect("push old shape");
+    let old = orch
+        .push(ShapeV1 { x: "text".into() })
+        .await
+        .expect("push old shape");
     let new = orch.push(ShapeV2 { x: 7 }).await.expect("push new shape");
     let running = h.start(&orch);
     let rec = wait_for_status(h, old, CommandStatus::Dead, SOON).await;
@@ -28,8 +31,14 @@ pub async fn undecodable_payload_dies_without_retry(h: &Harness) {
     assert_eq!(rec.errors.len(), 1);
     assert_eq!(rec.errors[0].kind, FailureKind::Decode);
     let message = &rec.errors[0].message;
-    assert!(message.contains("shape") && message.contains("ShapeV2"), "{message}");
-    assert_eq!(rec.input, r#"{"x":"text"}"#, "the payload is kept for inspection");
+    assert!(
+        message.contains("shape") && message.contains("ShapeV2"),
+        "{message}"
+    );
+    assert_eq!(
+        rec.input, r#"{"x":"text"}"#,
+        "the payload is kept for inspection"
+    );
 }
 
 /// A payload above the limit is refused at push, naming the command, and nothing is stored.
@@ -41,7 +50,9 @@ pub async fn oversized_payload_is_refused(h: &Harness) {
         .await
         .expect("build");
     let err = orch
-        .push(Big { blob: "x".repeat(2000) })
+        .push(Big {
+            blob: "x".repeat(2000),
+        })
         .await
         .expect_err("too big");
     match &err {
@@ -53,8 +64,17 @@ pub async fn oversized_payload_is_refused(h: &Harness) {
         other => panic!("expected PayloadTooLarge, got {other:?}"),
     }
     assert!(err.to_string().contains("max_payload_bytes"));
-    assert!(orch.list(&ListFilter::new()).await.expect("list").is_empty());
-    orch.push(Big { blob: "x".repeat(900) }).await.expect("under the limit");
+    assert!(
+        orch.list(&ListFilter::new())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    orch.push(Big {
+        blob: "x".repeat(900),
+    })
+    .await
+    .expect("under the limit");
 }
 
 /// An invalid table prefix or database URL is a configuration error naming the setting.
@@ -67,7 +87,13 @@ pub async fn invalid_table_prefix_is_a_config_error(h: &Harness) {
             .await
             .expect_err("invalid prefix");
         assert!(
-            matches!(err, Error::Config(ConfigError::Invalid { field: "table_prefix", .. })),
+            matches!(
+                err,
+                Error::Config(ConfigError::Invalid {
+                    field: "table_prefix",
+                    ..
+                })
+            ),
             "{prefix:?}: {err:?}"
         );
     }
@@ -76,7 +102,10 @@ pub async fn invalid_table_prefix_is_a_config_error(h: &Harness) {
         .build()
         .await
         .expect_err("unsupported url");
-    assert!(err.to_string().contains("unsupported database URL"), "{err}");
+    assert!(
+        err.to_string().contains("unsupported database URL"),
+        "{err}"
+    );
     let err = Orch::builder().build().await.expect_err("no database");
     assert!(err.to_string().contains("no database"), "{err}");
 }

@@ -19,11 +19,17 @@ pub async fn cancel_pending_adds_on_cancel_follow_ups(h: &Harness) {
         .await
         .expect("build");
     let id = orch.push(Parent { n: 9 }).await.expect("push");
-    assert_eq!(orch.cancel(id).await.expect("cancel"), CancelOutcome::CanceledPending);
+    assert_eq!(
+        orch.cancel(id).await.expect("cancel"),
+        CancelOutcome::CanceledPending
+    );
     let rec = orch.get(id).await.expect("get").expect("exists");
     assert_eq!(rec.status, CommandStatus::Canceled);
     assert!(rec.finished_at.is_some());
-    let children = orch.list(&ListFilter::new().parent(id)).await.expect("list");
+    let children = orch
+        .list(&ListFilter::new().parent(id))
+        .await
+        .expect("list");
     assert_eq!(children.len(), 1);
     assert_eq!(children[0].input, r#"{"what":"parent 9 canceled"}"#);
     let running = h.start(&orch);
@@ -48,8 +54,14 @@ pub async fn cancel_running_fires_the_token(h: &Harness) {
         .push(Blocker { label: "b".into() })
         .await
         .expect("push");
-    wait_until(SOON, "the blocker to start", || async { ledger.saw("b:start").then_some(()) }).await;
-    assert_eq!(orch.cancel(id).await.expect("cancel"), CancelOutcome::CanceledRunning);
+    wait_until(SOON, "the blocker to start", || async {
+        ledger.saw("b:start").then_some(())
+    })
+    .await;
+    assert_eq!(
+        orch.cancel(id).await.expect("cancel"),
+        CancelOutcome::CanceledRunning
+    );
     wait_until(SOON, "the handler to see its token", || async {
         ledger.saw("b:cancelled").then_some(())
     })

@@ -39,7 +39,10 @@ pub async fn follow_ups_exist_exactly_once(h: &Harness) {
     .await;
     running.stop().await;
     for id in parents {
-        let children = orch.list(&ListFilter::new().parent(id)).await.expect("list");
+        let children = orch
+            .list(&ListFilter::new().parent(id))
+            .await
+            .expect("list");
         assert_eq!(children.len(), 1, "exactly one follow-up of {id}");
         assert_eq!(children[0].name, "child");
         assert_eq!(children[0].status, CommandStatus::Succeeded);

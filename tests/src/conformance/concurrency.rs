@@ -33,9 +33,11 @@ pub async fn two_engines_ten_thousand_commands_exactly_once(h: &Harness) {
             .await
             .expect("push");
     }
-    wait_until(Duration::from_secs(240), "10,000 commands to succeed", || async {
-        (h.count(CommandStatus::Succeeded).await == COMMANDS as i64).then_some(())
-    })
+    wait_until(
+        Duration::from_secs(240),
+        "10,000 commands to succeed",
+        || async { (h.count(CommandStatus::Succeeded).await == COMMANDS as i64).then_some(()) },
+    )
     .await;
     ra.stop().await;
     rb.stop().await;

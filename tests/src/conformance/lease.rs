@@ -50,15 +50,26 @@ pub async fn reaper_recovers_expired_lease(h: &Harness) {
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
     let claimed = orch.store().claim(&claim_params(10)).await.expect("claim");
     assert_eq!(claimed.len(), 1, "the crashed worker held it");
-    assert_eq!(orch::engine::reap_now(orch.engine()).await.expect("reap"), 0, "lease still valid");
+    assert_eq!(
+        orch::engine::reap_now(orch.engine()).await.expect("reap"),
+        0,
+        "lease still valid"
+    );
     h.expire_lease(id).await;
-    assert_eq!(orch::engine::reap_now(orch.engine()).await.expect("reap"), 1);
+    assert_eq!(
+        orch::engine::reap_now(orch.engine()).await.expect("reap"),
+        1
+    );
     let rec = orch.get(id).await.expect("get").expect("exists");
     assert_eq!(rec.status, CommandStatus::Pending);
     assert_eq!(rec.attempts, 1);
     assert_eq!(rec.errors.len(), 1);
     assert_eq!(rec.errors[0].kind, FailureKind::LeaseExpired);
-    assert_eq!(orch::engine::reap_now(orch.engine()).await.expect("reap"), 0, "once only");
+    assert_eq!(
+        orch::engine::reap_now(orch.engine()).await.expect("reap"),
+        0,
+        "once only"
+    );
     let running = h.start(&orch);
     let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
     running.stop().await;
@@ -80,14 +91,23 @@ pub async fn stale_completion_is_rejected(h: &Harness) {
     let a = store.claim(&claim_params(1)).await.expect("claim a");
     assert_eq!(a.len(), 1);
     h.expire_lease(id).await;
-    assert_eq!(orch::engine::reap_now(orch.engine()).await.expect("reap"), 1);
-    h.exec("UPDATE {commands} SET run_at = 0 WHERE id = {p1}", vec![id.as_uuid().into()])
-        .await;
+    assert_eq!(
+        orch::engine::reap_now(orch.engine()).await.expect("reap"),
+        1
+    );
+    h.exec(
+        "UPDATE {commands} SET run_at = 0 WHERE id = {p1}",
+        vec![id.as_uuid().into()],
+    )
+    .await;
     let b = store.claim(&claim_params(1)).await.expect("claim b");
     assert_eq!(b.len(), 1);
     assert_ne!(a[0].lease, b[0].lease);
     assert_eq!(b[0].attempt, 2);
-    let stale = store.finish(&[success(id, a[0].lease, "111")]).await.expect("finish a");
+    let stale = store
+        .finish(&[success(id, a[0].lease, "111")])
+        .await
+        .expect("finish a");
     assert_eq!(stale, [false], "the stale worker is told it lost the lease");
     let renew = store
         .renew(&[orch::store::LeaseRenewal {
@@ -98,9 +118,15 @@ pub async fn stale_completion_is_rejected(h: &Harness) {
         .await
         .expect("renew a");
     assert_eq!(renew, [false], "nor can it renew");
-    let fresh = store.finish(&[success(id, b[0].lease, "222")]).await.expect("finish b");
+    let fresh = store
+        .finish(&[success(id, b[0].lease, "222")])
+        .await
+        .expect("finish b");
     assert_eq!(fresh, [true]);
-    let again = store.finish(&[success(id, b[0].lease, "333")]).await.expect("finish b twice");
+    let again = store
+        .finish(&[success(id, b[0].lease, "333")])
+        .await
+        .expect("finish b twice");
     assert_eq!(again, [false], "a finished command cannot finish twice");
     let rec = orch.get(id).await.expect("get").expect("exists");
     assert_eq!(rec.status, CommandStatus::Succeeded);
@@ -148,15 +174,22 @@ pub async fn lease_lost_stops_the_handler(h: &Harness) {
         .expect("build");
     let running = h.start(&orch);
     let id = orch
-        .push(Blocker { label: "held".into() })
+        .push(Blocker {
+            label: "held".into(),
+        })
         .await
         .expect("push");
-    wait_until(SOON, "the blocker to start", || async { ledger.saw("held:start").then_some(()) })
-        .await;
+    wait_until(SOON, "the blocker to start", || async {
+        ledger.saw("held:start").then_some(())
+    })
+    .await;
     // Another process reaps it after the lease "expired".
     h.expire_lease(id).await;
     let other = h.builder().build().await.expect("build other");
-    assert_eq!(orch::engine::reap_now(other.engine()).await.expect("reap"), 1);
+    assert_eq!(
+        orch::engine::reap_now(other.engine()).await.expect("reap"),
+        1
+    );
     wait_until(SOON, "the old handler to see its token", || async {
         ledger.saw("held:cancelled").then_some(())
     })

@@ -65,7 +65,11 @@ pub async fn push_many_in_one_batch(h: &Harness) {
     let running = h.start(&orch);
     crate::wait_until(SOON, "2500 commands to succeed", || async {
         let done = orch
-            .list(&ListFilter::new().status(CommandStatus::Succeeded).limit(10_000))
+            .list(
+                &ListFilter::new()
+                    .status(CommandStatus::Succeeded)
+                    .limit(10_000),
+            )
             .await
             .expect("list");
         (done.len() == 2500).then_some(())
@@ -80,14 +84,23 @@ pub async fn push_many_in_one_batch(h: &Harness) {
 pub async fn idempotency_key_dedups(h: &Harness) {
     let orch = h.client().await;
     let key = Push::new().idempotency_key("order-42");
-    let a = orch.push_with(EchoCommand { n: 1 }, key.clone()).await.expect("push");
-    let b = orch.push_with(EchoCommand { n: 2 }, key).await.expect("push again");
+    let a = orch
+        .push_with(EchoCommand { n: 1 }, key.clone())
+        .await
+        .expect("push");
+    let b = orch
+        .push_with(EchoCommand { n: 2 }, key)
+        .await
+        .expect("push again");
     assert_eq!(a, b);
     let all = orch.list(&ListFilter::new()).await.expect("list");
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].input, r#"{"n":1}"#);
     let c = orch
-        .push_with(EchoCommand { n: 3 }, Push::new().idempotency_key("order-43"))
+        .push_with(
+            EchoCommand { n: 3 },
+            Push::new().idempotency_key("order-43"),
+        )
         .await
         .expect("push other key");
     assert_ne!(a, c);
@@ -106,12 +119,18 @@ pub async fn push_in_commits_with_the_transaction(h: &Harness) {
     let db = orch.store().connection();
 
     let txn = db.begin().await.expect("begin");
-    let dropped = orch.push_in(&txn, EchoCommand { n: 1 }).await.expect("push in");
+    let dropped = orch
+        .push_in(&txn, EchoCommand { n: 1 })
+        .await
+        .expect("push in");
     txn.rollback().await.expect("rollback");
     assert!(orch.get(dropped).await.expect("get").is_none());
 
     let txn = db.begin().await.expect("begin");
-    let kept = orch.push_in(&txn, EchoCommand { n: 2 }).await.expect("push in");
+    let kept = orch
+        .push_in(&txn, EchoCommand { n: 2 })
+        .await
+        .expect("push in");
     txn.commit().await.expect("commit");
 
     let running = h.start(&orch);
@@ -132,7 +151,10 @@ pub async fn scheduled_command_waits_for_its_time(h: &Harness) {
         .await
         .expect("build");
     let later = orch
-        .push_with(EchoCommand { n: 1 }, Push::new().delay(Duration::from_secs(3600)))
+        .push_with(
+            EchoCommand { n: 1 },
+            Push::new().delay(Duration::from_secs(3600)),
+        )
         .await
         .expect("push later");
     let now = orch.push(EchoCommand { n: 2 }).await.expect("push now");
@@ -152,7 +174,10 @@ pub async fn database_clock_decides(h: &Harness) {
     let orch = h.client().await;
     let db_now = orch.database_now().await.expect("db now");
     let drift = (chrono::Utc::now() - db_now).num_seconds().abs();
-    assert!(drift < 60, "test machine clock and database clock differ by {drift}s");
+    assert!(
+        drift < 60,
+        "test machine clock and database clock differ by {drift}s"
+    );
     let future = orch
         .push_with(
             EchoCommand { n: 1 },

@@ -47,7 +47,10 @@ pub async fn exhausted_retries_end_dead_with_errors(h: &Harness) {
     let attempts: Vec<u32> = rec.errors.iter().map(|e| e.attempt).collect();
     assert_eq!(attempts, [1, 2, 3]);
     assert_eq!(rec.last_error.as_deref(), Some("not yet"));
-    let children = orch.list(&ListFilter::new().parent(id)).await.expect("list");
+    let children = orch
+        .list(&ListFilter::new().parent(id))
+        .await
+        .expect("list");
     assert_eq!(children.len(), 1, "one on_failure follow-up");
     assert_eq!(children[0].name, Notice::NAME);
     assert_eq!(children[0].input, r#"{"what":"failed:error"}"#);
@@ -109,5 +112,8 @@ pub async fn panic_is_a_failed_attempt(h: &Harness) {
     let after = orch.push(EchoCommand { n: 5 }).await.expect("push");
     wait_for_status(h, after, CommandStatus::Succeeded, SOON).await;
     running.stop().await;
-    wait_until(SOON, "ledger", || async { (ledger.runs("5") == 1).then_some(()) }).await;
+    wait_until(SOON, "ledger", || async {
+        (ledger.runs("5") == 1).then_some(())
+    })
+    .await;
 }

@@ -26,9 +26,14 @@ pub async fn targets_route_commands(h: &Harness) {
     for i in 0..10 {
         let target = if i % 2 == 0 { "a" } else { "b" };
         ids.push(
-            a.push_with(WhoRuns { key: format!("k{i}") }, Push::new().target(target))
-                .await
-                .expect("push"),
+            a.push_with(
+                WhoRuns {
+                    key: format!("k{i}"),
+                },
+                Push::new().target(target),
+            )
+            .await
+            .expect("push"),
         );
     }
     let default_routed = a.push(WhoRuns { key: "own".into() }).await.expect("push");
@@ -39,9 +44,17 @@ pub async fn targets_route_commands(h: &Harness) {
     rb.stop().await;
     for i in 0..10 {
         let target = if i % 2 == 0 { "a" } else { "b" };
-        assert_eq!(ledger.runs(&format!("k{i}@{target}")), 1, "k{i} ran on {target}");
+        assert_eq!(
+            ledger.runs(&format!("k{i}@{target}")),
+            1,
+            "k{i} ran on {target}"
+        );
     }
-    assert_eq!(ledger.runs("own@a"), 1, "the pushing engine's key is the default target");
+    assert_eq!(
+        ledger.runs("own@a"),
+        1,
+        "the pushing engine's key is the default target"
+    );
     let rec = a.get(ids[1]).await.expect("get").expect("exists");
     assert_eq!(rec.target, "b");
 }
@@ -62,8 +75,10 @@ pub async fn unknown_names_stay_pending(h: &Harness) {
     wait_for_status(h, marker, CommandStatus::Succeeded, SOON).await;
     // Give the engine several more polls to (wrongly) pick the orphan up.
     let polls_done = tokio::time::Instant::now() + std::time::Duration::from_millis(300);
-    wait_until(SOON, "a few polls", || async { (tokio::time::Instant::now() > polls_done).then_some(()) })
-        .await;
+    wait_until(SOON, "a few polls", || async {
+        (tokio::time::Instant::now() > polls_done).then_some(())
+    })
+    .await;
     running.stop().await;
     let rec = orch.get(orphan).await.expect("get").expect("exists");
     assert_eq!(rec.status, CommandStatus::Pending);

@@ -15,18 +15,28 @@ pub async fn migrations_are_idempotent_and_concurrent(h: &Harness) {
     assert!(a.migrate().await.expect("rerun").is_empty());
     // orch never touches the application's own migration table.
     let orch = h.client().await;
-    orch.push(EchoCommand { n: 1 }).await.expect("usable after migration");
+    orch.push(EchoCommand { n: 1 })
+        .await
+        .expect("usable after migration");
 }
 
 /// Two prefixes on one database are two separate queues.
 pub async fn table_prefixes_isolate(h: &Harness) {
     let mut config = SeaStoreConfig::default();
     config.table_prefix = "tenant_a_".into();
-    let a = h.builder().store_config(config.clone()).build().await.expect("a");
+    let a = h
+        .builder()
+        .store_config(config.clone())
+        .build()
+        .await
+        .expect("a");
     config.table_prefix = "tenant_b_".into();
     let b = h.builder().store_config(config).build().await.expect("b");
     a.push(EchoCommand { n: 1 }).await.expect("push a");
     assert_eq!(a.list(&ListFilter::new()).await.expect("list").len(), 1);
     assert!(b.list(&ListFilter::new()).await.expect("list").is_empty());
-    assert_eq!(a.store().commands_table().trim_matches(['"', '`']), "tenant_a_commands");
+    assert_eq!(
+        a.store().commands_table().trim_matches(['"', '`']),
+        "tenant_a_commands"
+    );
 }

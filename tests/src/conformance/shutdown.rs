@@ -26,7 +26,10 @@ pub async fn shutdown_releases_running_commands(h: &Harness) {
         .push(Blocker { label: "s".into() })
         .await
         .expect("push");
-    wait_until(SOON, "the blocker to start", || async { ledger.saw("s:start").then_some(()) }).await;
+    wait_until(SOON, "the blocker to start", || async {
+        ledger.saw("s:start").then_some(())
+    })
+    .await;
     running.stop().await;
     assert!(ledger.saw("s:cancelled"), "the handler was told");
     let rec = orch.get(id).await.expect("get").expect("exists");
