@@ -3,3 +3,4 @@
 use orch_tests::BackendKind;
 
 orch_tests::conformance_suite!(BackendKind::Postgres);
+orch_tests::server_suite!(BackendKind::Postgres);

@@ -4,6 +4,7 @@ pub mod bad_input;
 pub mod cancel;
 pub mod chaining;
 pub mod concurrency;
+pub mod connection;
 pub mod lease;
 pub mod push;
 pub mod retry;
@@ -59,6 +60,16 @@ macro_rules! conformance_suite {
             schema::migrations_are_idempotent_and_concurrent,
             schema::table_prefixes_isolate,
             concurrency::two_engines_ten_thousand_commands_exactly_once,
+        );
+    };
+}
+
+/// Stamps the behaviours that need a database server (PostgreSQL, MariaDB).
+#[macro_export]
+macro_rules! server_suite {
+    ($kind:expr) => {
+        $crate::conformance_tests!($kind;
+            connection::database_goes_away_mid_run,
         );
     };
 }

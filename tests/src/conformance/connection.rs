@@ -1,0 +1,116 @@
+//! A database that goes away mid-run: every connection of the test database is killed
+//! (PostgreSQL `pg_terminate_backend`, MariaDB `KILL`) several times while an engine drains
+//! commands. The pool reconnects, the engine carries on, nothing is lost, and no connection
+//! is left inside an open transaction. Server backends only: an embedded SQLite database has
+//! no connection to lose.
+
+use std::time::Duration;
+
+use orch::prelude::*;
+use sea_orm::{ConnectionTrait, Database, Statement};
+
+use super::ledger;
+use crate::commands::{EchoCommand, EchoHandler};
+use crate::wait::wait_until;
+use crate::{BackendKind, Harness};
+
+const COMMANDS: u64 = 2_000;
+
+/// Kills every other connection to the test database; returns how many.
+async fn kill_connections(h: &Harness) -> usize {
+    let db = Database::connect(h.url()).await.expect("admin connection");
+    let backend = db.get_database_backend();
+    let killed = match h.kind {
+        BackendKind::Postgres => {
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                ))
+                .await
+                .expect("terminate");
+            rows.len()
+        }
+        BackendKind::MySql => {
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT id FROM information_schema.processlist \
+                     WHERE db = DATABASE() AND id <> CONNECTION_ID()",
+                ))
+                .await
+                .expect("processlist");
+            for row in &rows {
+                let id: i64 = row
+                    .try_get_by_index::<i64>(0)
+                    .or_else(|_| row.try_get_by_index::<u64>(0).map(|v| v as i64))
+                    .expect("id");
+                let _ = db.execute_unprepared(&format!("KILL {id}")).await;
+            }
+            rows.len()
+        }
+        BackendKind::Sqlite => 0,
+    };
+    let _ = db.close().await;
+    killed
+}
+
+/// Connections are killed three times during a drain; every command still succeeds.
+pub async fn database_goes_away_mid_run(h: &Harness) {
+    let ledger = ledger();
+    let orch = h
+        .builder()
+        .state(ledger.clone())
+        .handler::<EchoCommand, _>(EchoHandler)
+        .concurrency(8)
+        .max_claim(10)
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    for chunk in (0..COMMANDS).collect::<Vec<_>>().chunks(500) {
+        orch.push_many(chunk.iter().map(|&n| EchoCommand { n }))
+            .await
+            .expect("push");
+    }
+    let mut total = 0;
+    for round in 1..=3u64 {
+        wait_until(
+            Duration::from_secs(60),
+            "progress before the cut",
+            || async { (ledger.all_runs().len() as u64 >= round * COMMANDS / 5).then_some(()) },
+        )
+        .await;
+        total += kill_connections(h).await;
+    }
+    assert!(total > 0, "the engine's connections were cut");
+    wait_until(
+        Duration::from_secs(120),
+        "every command to succeed after the cuts",
+        || async {
+            let done = h.count(CommandStatus::Succeeded).await;
+            (done == COMMANDS as i64).then_some(())
+        },
+    )
+    .await;
+    running.stop().await;
+    let runs = ledger.all_runs();
+    assert_eq!(runs.len(), COMMANDS as usize, "none lost");
+    assert_eq!(h.count(CommandStatus::Pending).await, 0);
+    assert_eq!(h.count(CommandStatus::Running).await, 0);
+    if h.kind == BackendKind::Postgres {
+        let db = Database::connect(h.url()).await.expect("connect");
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND state LIKE 'idle in transaction%'",
+            ))
+            .await
+            .expect("activity")
+            .expect("row");
+        assert_eq!(row.try_get_by_index::<i64>(0).expect("count"), 0);
+        let _ = db.close().await;
+    }
+}
