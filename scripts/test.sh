@@ -6,4 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/services.sh
 cargo test --workspace --all-features -- --test-threads="${ORCH_TEST_THREADS:-4}"
+# Link-time registration must survive release builds (linker GC, LTO).
+cargo test --release -p orch --test macros
 cargo run -q -p quickstart
