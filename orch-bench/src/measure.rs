@@ -167,7 +167,7 @@ async fn drain(url: &str, client: &Orch, args: &Args, n: u64) -> Result<(f64, f6
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
         peak = peak.max(rss_mib());
-        if succeeded(client).await? >= n {
+        if unfinished(client).await? == 0 {
             break;
         }
         if started.elapsed() > Duration::from_secs(1800) {
@@ -177,6 +177,10 @@ async fn drain(url: &str, client: &Orch, args: &Args, n: u64) -> Result<(f64, f6
     let per_s = rate(n, started);
     stop.cancel();
     task.await??;
+    let done = succeeded(client).await?;
+    if done != n {
+        return Err(format!("drain ended with {done} of {n} commands succeeded").into());
+    }
     Ok((per_s, peak))
 }
 
@@ -244,6 +248,25 @@ fn percentiles(sorted_us: &[u64]) -> Percentiles {
         max: at(1.0),
         samples: sorted_us.len(),
     }
+}
+
+/// Commands still pending or running: two small scans of the partial indexes, so the
+/// check stays cheap however many finished rows the table holds.
+async fn unfinished(client: &Orch) -> Result<u64, BoxError> {
+    let db = client.store().connection();
+    let t = client.store().commands_table();
+    let sql = format!(
+        "SELECT (SELECT COUNT(*) FROM {t} WHERE status = 'pending') + (SELECT COUNT(*) FROM {t} WHERE status = 'running')"
+    );
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .ok_or("no count")?;
+    let n = row.try_get_by_index::<i64>(0).or_else(|_| {
+        row.try_get_by_index::<sea_orm::prelude::Decimal>(0)
+            .map(|d| i64::try_from(d).unwrap_or(i64::MAX))
+    })?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 async fn succeeded(client: &Orch) -> Result<u64, BoxError> {

@@ -50,9 +50,11 @@ impl Backend {
 
     /// The database's clock as integer microseconds since the Unix epoch. Every due time,
     /// lease and timestamp is compared against this, never the application's clock.
+    /// (PostgreSQL: the statement's start, a stable value the planner can use in index
+    /// conditions, and current even inside a long transaction.)
     pub(crate) const fn now_us(self) -> &'static str {
         match self {
-            Self::Postgres => "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::bigint",
+            Self::Postgres => "(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000)::bigint",
             Self::MySql => "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6))",
             Self::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
         }

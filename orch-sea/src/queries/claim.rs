@@ -30,7 +30,21 @@ pub(crate) async fn claim(
     params: &ClaimParams,
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
     match backend {
-        Backend::Postgres => claim_returning(db, backend, tables, params).await,
+        Backend::Postgres => {
+            // Right after a burst of inserts the table's statistics still say "almost
+            // empty", and the planner then prefers a bitmap scan plus a sort of the whole
+            // backlog on every claim (cost growing with the backlog). The claim must walk
+            // the due index in order; these settings last only for this transaction.
+            let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
+            txn.execute_unprepared(
+                "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+            )
+            .await
+            .map_err(|e| db_error(WHAT, e))?;
+            let claimed = claim_returning(&txn, backend, tables, params).await?;
+            txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+            Ok(claimed)
+        }
         Backend::Sqlite => {
             let txn = db
                 .begin_with_options(TransactionOptions {

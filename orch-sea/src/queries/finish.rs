@@ -68,7 +68,14 @@ impl Row {
             output,
             delay_us,
             refund,
-            error,
+            // An empty message would read as "no error" in the PostgreSQL array path.
+            error: error.map(|e| {
+                if e.is_empty() {
+                    "(no message)".to_owned()
+                } else {
+                    e
+                }
+            }),
             expired_only: i32::from(finish.only_if_expired),
         }
     }
@@ -183,6 +190,49 @@ fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
     }
 }
 
+/// Binds the rows as eight typed arrays (PostgreSQL `unnest`).
+fn bind_arrays(sql: &mut Sql, rows: &[Row]) {
+    use sea_orm::sea_query::ArrayType;
+    let column = |ty: ArrayType, f: &dyn Fn(&Row) -> sea_orm::Value| {
+        sea_orm::Value::Array(ty, Some(Box::new(rows.iter().map(f).collect())))
+    };
+    let arrays = [
+        (column(ArrayType::Uuid, &|r| r.id.into()), "uuid[]"),
+        (column(ArrayType::Uuid, &|r| r.token.into()), "uuid[]"),
+        (
+            column(ArrayType::String, &|r| r.status.as_str().into()),
+            "text[]",
+        ),
+        (
+            column(ArrayType::String, &|r| {
+                r.output.clone().unwrap_or_default().into()
+            }),
+            "text[]",
+        ),
+        (
+            column(ArrayType::BigInt, &|r| r.delay_us.unwrap_or(-1).into()),
+            "bigint[]",
+        ),
+        (column(ArrayType::Int, &|r| r.refund.into()), "integer[]"),
+        (
+            column(ArrayType::String, &|r| {
+                r.error.clone().unwrap_or_default().into()
+            }),
+            "text[]",
+        ),
+        (
+            column(ArrayType::Int, &|r| r.expired_only.into()),
+            "integer[]",
+        ),
+    ];
+    for (i, (array, ty)) in arrays.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(array).push("::").push(ty);
+    }
+}
+
 const V_COLUMNS: &str =
     "v_id, v_token, v_status, v_output, v_delay, v_refund, v_error, v_expired_only";
 
@@ -202,11 +252,15 @@ async fn update_returning<C: ConnectionTrait>(
         }
     };
     if backend == Backend::Postgres {
+        // One array per column: the statement text is the same for every batch size, so
+        // the server keeps one prepared statement.
+        let _ = values;
         sql.push("UPDATE ").push(t).push(" AS c SET ");
         set_list(&mut sql, "");
-        sql.push(" FROM (VALUES ");
-        values(&mut sql);
-        sql.push(&format!(") AS v({V_COLUMNS}) WHERE c.id = v.v_id"));
+        // Array elements cannot be NULL through the driver: '' and -1 stand for NULL.
+        sql.push(" FROM (SELECT v_id, v_token, v_status, NULLIF(v_output, '') AS v_output, NULLIF(v_delay, -1) AS v_delay, v_refund, NULLIF(v_error, '') AS v_error, v_expired_only FROM unnest(");
+        bind_arrays(&mut sql, rows);
+        sql.push(&format!(") AS u({V_COLUMNS})) AS v WHERE c.id = v.v_id"));
         fence(&mut sql, "c");
         sql.push(" RETURNING c.id");
     } else {
