@@ -13,6 +13,7 @@ pub(crate) struct Args {
     pub(crate) producers: usize,
     pub(crate) latency: u64,
     pub(crate) million: bool,
+    pub(crate) blob_kib: usize,
     pub(crate) json: String,
 }
 
@@ -31,6 +32,7 @@ impl Args {
             producers: 8,
             latency: 200,
             million: false,
+            blob_kib: 64,
             json: "bench-results/orch-bench.json".into(),
         };
         let mut it = std::env::args().skip(1);
@@ -55,6 +57,7 @@ impl Args {
                 "--producers" => args.producers = number(&value()?)?,
                 "--latency" => args.latency = number(&value()?)?,
                 "--million" => args.million = true,
+                "--blob-kib" => args.blob_kib = number(&value()?)?,
                 "--json" => args.json = value()?,
                 other => return Err(format!("unknown flag {other:?}; see the crate docs")),
             }

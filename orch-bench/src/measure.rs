@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde::Serialize;
 
 use crate::args::Args;
-use crate::workload::{Delays, Noop, NoopHandler, Probe, ProbeHandler, now_us};
+use crate::workload::{Blob, Delays, Noop, NoopHandler, Probe, ProbeHandler, now_us};
 
 /// Every figure for one backend.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -20,6 +20,11 @@ pub(crate) struct BackendResult {
     pub(crate) push_one_by_one_per_s: f64,
     pub(crate) push_concurrent_per_s: f64,
     pub(crate) push_batched_per_s: f64,
+    /// Milliseconds per push of a large payload (`--blob-kib`, one by one): where a
+    /// missing `TCP_NODELAY` shows as ~40 ms delayed-ACK stalls.
+    pub(crate) push_blob_ms: Percentiles,
+    /// The large payload's size in KiB.
+    pub(crate) blob_kib: usize,
     pub(crate) drain_per_s: f64,
     pub(crate) drain_commands: u64,
     pub(crate) latency_in_process_ms: Percentiles,
@@ -101,6 +106,19 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
         task.await??;
     }
     out.push_concurrent_per_s = rate(per * args.producers as u64, started);
+    clear(&client).await?;
+
+    eprintln!("[{name}] {} KiB pushes", args.blob_kib);
+    let blob = "x".repeat(args.blob_kib * 1024);
+    let mut samples = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        client.push(Blob { data: blob.clone() }).await?;
+        samples.push(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX));
+    }
+    samples.sort_unstable();
+    out.push_blob_ms = percentiles(&samples);
+    out.blob_kib = args.blob_kib;
     clear(&client).await?;
 
     eprintln!("[{name}] batched push of {}", args.drain);

@@ -33,6 +33,10 @@ pub(crate) fn print_table(results: &[BackendResult]) {
             r.latency_other_client_ms.p50,
             r.latency_other_client_ms.p99,
         );
+        println!(
+            "          {} KiB push: p50 {:.2} ms, p99 {:.2} ms",
+            r.blob_kib, r.push_blob_ms.p50, r.push_blob_ms.p99
+        );
         if let Some(m) = &r.million {
             println!(
                 "          1,000,000 drained at {:.0}/s; RSS before {:.1} MiB, peak {:.1} MiB, after {:.1} MiB",

@@ -56,3 +56,10 @@ pub(crate) fn now_us() -> u64 {
         .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
         .unwrap_or_default()
 }
+
+/// A large payload, never run.
+#[orch_command(name = "bench.blob")]
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Blob {
+    pub(crate) data: String,
+}

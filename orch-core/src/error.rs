@@ -40,6 +40,9 @@ pub enum Error {
     /// No command has this id.
     #[error("no command with id {0}")]
     NotFound(CommandId),
+    /// A part of the engine failed unexpectedly and the engine stopped.
+    #[error("the engine stopped: {0}")]
+    EngineFailed(String),
 }
 
 /// The configuration is invalid; raised when the engine or store is built.

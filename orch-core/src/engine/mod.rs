@@ -32,10 +32,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub use builder::EngineBuilder;
 pub use config::EngineConfig;
@@ -131,7 +133,34 @@ impl Engine {
         background.spawn(reaper::run(shared.clone(), services.clone()));
 
         let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
-        let completer = tokio::spawn(completer::run(shared.clone(), done_rx));
+        // If the completer dies (a panic in a driver, say), results could no longer be
+        // recorded: stop claiming at once and report it, rather than run commands whose
+        // outcomes are thrown away.
+        let failed = CancellationToken::new();
+        let completer = tokio::spawn({
+            let (shared, failed) = (shared.clone(), failed.clone());
+            async move {
+                let outcome = AssertUnwindSafe(completer::run(shared, done_rx))
+                    .catch_unwind()
+                    .await;
+                if outcome.is_err() {
+                    error!("the completer panicked; the engine stops claiming");
+                    failed.cancel();
+                }
+                outcome.is_ok()
+            }
+        });
+        let stop = CancellationToken::new();
+        let stop_on = tokio::spawn({
+            let (stop, shutdown, failed) = (stop.clone(), shutdown.clone(), failed.clone());
+            async move {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = failed.cancelled() => {}
+                }
+                stop.cancel();
+            }
+        });
         let tasks = TaskTracker::new();
         let producer = producer::Producer {
             shared: shared.clone(),
@@ -140,7 +169,8 @@ impl Engine {
             tasks: tasks.clone(),
             done: done_tx,
         };
-        producer.run(shutdown.clone()).await;
+        producer.run(stop.clone()).await;
+        stop_on.abort();
 
         // Decide (done: no more claims), tell (after the grace period), wait.
         tasks.close();
@@ -164,21 +194,25 @@ impl Engine {
         }
         // Every executor's sender is gone once the tasks are; the completer drains and ends.
         // With abandoned handlers still holding senders, give it a bounded time instead.
-        let completed = if abandoned {
+        let completed = if abandoned || failed.is_cancelled() {
             tokio::time::timeout(ABANDON_AFTER, completer)
                 .await
-                .unwrap_or(Ok(()))
+                .unwrap_or(Ok(false))
         } else {
             completer.await
         };
-        if let Err(error) = completed {
-            warn!(%error, "completer task failed");
-        }
+        let completer_ok = matches!(completed, Ok(true));
         services.cancel();
         background.close();
         background.wait().await;
         info!(worker = %shared.worker, "engine stopped");
-        Ok(())
+        if completer_ok {
+            Ok(())
+        } else {
+            Err(crate::Error::EngineFailed(
+                "the completer failed; unrecorded results will be recovered by the reaper".into(),
+            ))
+        }
     }
 }
 
