@@ -109,6 +109,11 @@ impl OrchBuilder {
         self.step(move |b| b.retry_policy(policy))
     }
 
+    /// Backoff between attempts of command `C` only.
+    pub fn retry_policy_for<C: Command>(self, policy: RetryPolicy) -> Self {
+        self.step(move |b| b.retry_policy_for::<C>(policy))
+    }
+
     /// Changes any engine setting in place.
     pub fn configure(self, f: impl FnOnce(&mut EngineConfig) + Send + 'static) -> Self {
         self.step(move |b| b.configure(f))

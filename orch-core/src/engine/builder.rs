@@ -109,6 +109,12 @@ impl EngineBuilder {
         self
     }
 
+    /// The backoff between attempts of command `C` only.
+    pub fn retry_policy_for<C: Command>(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry_by_name.insert(C::NAME.to_owned(), policy);
+        self
+    }
+
     /// Adds application state, read in handlers with `ctx.state::<T>()`.
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);

@@ -69,6 +69,8 @@ pub struct EngineConfig {
     pub default_retries: u32,
     /// Backoff between attempts. Defaults to [`RetryPolicy::new`] (1 s doubling to 1 h, ±20 %).
     pub retry: RetryPolicy,
+    /// Backoff overrides by command name. Defaults to none.
+    pub retry_by_name: std::collections::HashMap<String, RetryPolicy>,
     /// Largest payload a push accepts. Defaults to [`DEFAULT_MAX_PAYLOAD_BYTES`] (256 KiB).
     pub max_payload_bytes: usize,
     /// Longest stored error message. Defaults to [`DEFAULT_MAX_ERROR_BYTES`] (8 KiB).
@@ -95,6 +97,7 @@ impl Default for EngineConfig {
             default_timeout: DEFAULT_TIMEOUT,
             default_retries: DEFAULT_RETRIES,
             retry: RetryPolicy::new(),
+            retry_by_name: std::collections::HashMap::new(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             max_error_bytes: DEFAULT_MAX_ERROR_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
@@ -154,9 +157,17 @@ impl EngineConfig {
                 "must be at least 1",
             ));
         }
-        self.retry
-            .validate()
-            .map_err(|reason| ConfigError::invalid("retry", reason))
+        for policy in std::iter::once(&self.retry).chain(self.retry_by_name.values()) {
+            policy
+                .validate()
+                .map_err(|reason| ConfigError::invalid("retry", reason))?;
+        }
+        Ok(())
+    }
+
+    /// The backoff policy for command `name`.
+    pub fn retry_policy(&self, name: &str) -> &RetryPolicy {
+        self.retry_by_name.get(name).unwrap_or(&self.retry)
     }
 }
 

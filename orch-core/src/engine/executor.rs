@@ -117,7 +117,7 @@ pub(crate) fn failed(
     };
     debug!(command.id = %cmd.id, command.name = %cmd.name, attempt = cmd.attempt, %kind, "attempt failed");
     let (outcome, follow_ups) = if kind.is_retryable() && cmd.attempt < cmd.max_attempts {
-        let delay = shared.config.retry.delay(cmd.attempt);
+        let delay = shared.config.retry_policy(&cmd.name).delay(cmd.attempt);
         (FinishOutcome::Retry { failure, delay }, Vec::new())
     } else {
         let follow_ups = dead_follow_ups(shared, entry, cmd, &failure);

@@ -80,7 +80,7 @@ fn unknown_name_finish(
     let outcome = if cmd.attempt < cmd.max_attempts {
         FinishOutcome::Retry {
             failure,
-            delay: shared.config.retry.delay(cmd.attempt),
+            delay: shared.config.retry_policy(&cmd.name).delay(cmd.attempt),
         }
     } else {
         FinishOutcome::Dead { failure }

@@ -244,17 +244,9 @@ async fn update_returning<C: ConnectionTrait>(
 ) -> Result<HashSet<Uuid>, StoreError> {
     let t = &tables.commands;
     let mut sql = Sql::new(backend);
-    let values = |sql: &mut Sql| {
-        for (i, row) in rows.iter().enumerate() {
-            sql.push(if i == 0 { "(" } else { ", (" });
-            bind_row(sql, row, false);
-            sql.push(")");
-        }
-    };
     if backend == Backend::Postgres {
         // One array per column: the statement text is the same for every batch size, so
         // the server keeps one prepared statement.
-        let _ = values;
         sql.push("UPDATE ").push(t).push(" AS c SET ");
         set_list(&mut sql, "");
         // Array elements cannot be NULL through the driver: '' and -1 stand for NULL.
@@ -265,7 +257,11 @@ async fn update_returning<C: ConnectionTrait>(
         sql.push(" RETURNING c.id");
     } else {
         sql.push(&format!("WITH v({V_COLUMNS}) AS (VALUES "));
-        values(&mut sql);
+        for (i, row) in rows.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            bind_row(&mut sql, row, false);
+            sql.push(")");
+        }
         sql.push(") UPDATE ").push(t).push(" SET ");
         set_list(&mut sql, "");
         sql.push(" FROM v WHERE ").push(t).push(".id = v.v_id");

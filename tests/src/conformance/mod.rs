@@ -42,6 +42,7 @@ macro_rules! conformance_suite {
             retry::fatal_error_is_not_retried,
             retry::timeout_is_a_failed_attempt,
             retry::panic_is_a_failed_attempt,
+            retry::backoff_is_per_command,
             chaining::follow_ups_exist_exactly_once,
             cancel::cancel_pending_adds_on_cancel_follow_ups,
             cancel::cancel_running_fires_the_token,

@@ -117,3 +117,35 @@ pub async fn panic_is_a_failed_attempt(h: &Harness) {
     })
     .await;
 }
+
+/// A command's own backoff policy overrides the global one: after its first failure it is
+/// due again an hour later (by the database clock), not in milliseconds.
+pub async fn backoff_is_per_command(h: &Harness) {
+    let orch = h
+        .builder()
+        .handler::<Flaky, _>(FlakyHandler)
+        .retry_policy_for::<Flaky>(
+            orch::RetryPolicy::new()
+                .base(std::time::Duration::from_secs(3600))
+                .jitter(0.0),
+        )
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    let id = orch.push(Flaky { fail_times: 1 }).await.expect("push");
+    let rec = wait_until(SOON, "the first failure", || async {
+        orch.get(id)
+            .await
+            .expect("get")
+            .filter(|r| r.errors.len() == 1 && r.status == CommandStatus::Pending)
+    })
+    .await;
+    running.stop().await;
+    let now = orch.database_now().await.expect("db now");
+    let wait = rec.run_at - now;
+    assert!(
+        wait > chrono::Duration::minutes(55),
+        "next attempt in {wait}, expected about an hour"
+    );
+}
