@@ -5,10 +5,7 @@
 //! advisory lock, MySQL/MariaDB a named `GET_LOCK` on one pinned connection, and SQLite an
 //! immediate (write) transaction; whoever waits finds the work done.
 
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement};
 use tracing::info;
 
 use crate::backend::Backend;
@@ -27,14 +24,7 @@ pub(crate) async fn run(
     backend: Backend,
     tables: &Tables,
 ) -> Result<Vec<i64>, StoreError> {
-    let options = TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
-    };
-    let txn = db
-        .begin_with_options(options)
-        .await
-        .map_err(|e| db_error("begin the migration transaction", e))?;
+    let txn = crate::queries::begin_write(db, "begin the migration transaction").await?;
     let lock_name = format!("orch_migrate_{}", tables.prefix);
     match backend {
         Backend::Postgres => {

@@ -68,6 +68,20 @@ impl Harness {
             })
     }
 
+    /// An engine on this database running `handler` for `C`, with `ledger` as state.
+    pub async fn engine<C: orch::Command, H: orch::Handler<C>>(
+        &self,
+        handler: H,
+        ledger: &std::sync::Arc<crate::commands::Ledger>,
+    ) -> Orch {
+        self.builder()
+            .state(ledger.clone())
+            .handler::<C, H>(handler)
+            .build()
+            .await
+            .expect("build engine")
+    }
+
     /// A client with no handlers, for pushing and reading.
     pub async fn client(&self) -> Orch {
         self.client

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::shared::Shared;
 use crate::store::Finish;
@@ -31,12 +31,19 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Finish>) 
 pub(crate) async fn flush(shared: &Shared, batch: &[Finish]) {
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(50);
+    let mut retried = false;
     loop {
         match shared.store.finish(batch).await {
             Ok(applied) => {
                 let lost = applied.iter().filter(|ok| !**ok).count();
                 for (finish, ok) in batch.iter().zip(&applied) {
-                    if !ok {
+                    if *ok {
+                        continue;
+                    }
+                    if retried {
+                        // The failed try may have committed before its connection died.
+                        info!(command.id = %finish.id, "result not written on retry: an earlier try whose commit was ambiguous wrote it, or the lease was lost");
+                    } else {
                         warn!(command.id = %finish.id, "lease lost before the result was recorded; result discarded");
                     }
                 }
@@ -45,6 +52,7 @@ pub(crate) async fn flush(shared: &Shared, batch: &[Finish]) {
             }
             Err(error) if started.elapsed() < GIVE_UP_AFTER => {
                 warn!(%error, size = batch.len(), "recording results failed; retrying");
+                retried = true;
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
             }

@@ -99,18 +99,12 @@ impl Producer {
 
     fn start(&self, cmd: crate::store::ClaimedCommand, claimed_at: Instant) {
         let config = &self.shared.config;
-        let Some(entry) = self.shared.registry.entry(&cmd.name).cloned() else {
-            // Cannot happen: claims filter on registered names. Give it back untouched.
-            let _ = self.done.send(Finish {
-                id: cmd.id,
-                lease: cmd.lease,
-                outcome: FinishOutcome::Release,
-                follow_ups: Vec::new(),
-                only_if_expired: false,
-            });
-            return;
-        };
-        let Ok(permit) = self.slots.clone().try_acquire_owned() else {
+        // Neither can happen (claims filter on registered names and are sized to free
+        // slots), but if one did, the command goes back untouched.
+        let (Some(entry), Ok(permit)) = (
+            self.shared.registry.entry(&cmd.name).cloned(),
+            self.slots.clone().try_acquire_owned(),
+        ) else {
             let _ = self.done.send(Finish {
                 id: cmd.id,
                 lease: cmd.lease,

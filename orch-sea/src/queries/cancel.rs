@@ -3,10 +3,7 @@
 
 use orch_core::CommandStatus;
 use orch_core::store::{CancelOutcome, CancelParams, StoreError};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use super::sql::Sql;
 use super::{col, id_value};
@@ -24,13 +21,7 @@ pub(crate) async fn cancel(
     params: &CancelParams,
 ) -> Result<CancelOutcome, StoreError> {
     let t = &tables.commands;
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
+    let txn = super::begin_write(db, WHAT).await?;
     let mut sql = Sql::new(backend);
     sql.push("SELECT status FROM ")
         .push(t)

@@ -10,10 +10,7 @@ use std::time::Duration;
 
 use orch_core::store::{ClaimParams, ClaimedCommand, StoreError};
 use orch_core::{CommandId, LeaseToken};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, QueryResult, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, TransactionTrait};
 
 use super::sql::Sql;
 use super::{col, id_value, millis, to_u32, uuid_col};
@@ -24,6 +21,44 @@ use crate::tables::Tables;
 const WHAT: &str = "claim due commands";
 
 pub(crate) async fn claim(
+    db: &DatabaseConnection,
+    backend: Backend,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Vec<ClaimedCommand>, StoreError> {
+    let result = claim_once(db, backend, tables, params).await;
+    if result.is_err() {
+        // The connection may have died during COMMIT: the claim may have committed with
+        // nobody to run what it took. Hand back anything under this claim's token now,
+        // rather than leave it to the reaper after the lease expires. Best effort: if the
+        // database is still away, the reaper does it later.
+        if let Err(error) = release_token(db, backend, tables, params).await {
+            tracing::debug!(%error, "could not release an ambiguous claim; the reaper will");
+        }
+    }
+    result
+}
+
+/// Puts back every row still running under this claim's token, refunding the attempt.
+async fn release_token(
+    db: &DatabaseConnection,
+    backend: Backend,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<u64, StoreError> {
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE ")
+        .push(&tables.commands)
+        .push(" SET status = 'pending', attempts = attempts - 1, lease_expires_at = NULL WHERE status = 'running' AND lease_token = ")
+        .bind(params.token.as_uuid());
+    let done = db
+        .execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error("release an ambiguous claim", e))?;
+    Ok(done.rows_affected())
+}
+
+async fn claim_once(
     db: &DatabaseConnection,
     backend: Backend,
     tables: &Tables,
@@ -46,13 +81,7 @@ pub(crate) async fn claim(
             Ok(claimed)
         }
         Backend::Sqlite => {
-            let txn = db
-                .begin_with_options(TransactionOptions {
-                    sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                    ..TransactionOptions::default()
-                })
-                .await
-                .map_err(|e| db_error(WHAT, e))?;
+            let txn = super::begin_write(db, WHAT).await?;
             let claimed = claim_returning(&txn, backend, tables, params).await?;
             txn.commit().await.map_err(|e| db_error(WHAT, e))?;
             Ok(claimed)

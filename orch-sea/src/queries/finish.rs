@@ -9,10 +9,7 @@ use std::collections::HashSet;
 
 use orch_core::CommandStatus;
 use orch_core::store::{Finish, FinishOutcome, InsertCommand, StoreError};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
 use super::sql::Sql;
@@ -100,13 +97,7 @@ pub(crate) async fn finish(
         let applied = update_returning(db, backend, tables, &rows).await?;
         return Ok(flags(batch, &applied));
     }
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
+    let txn = super::begin_write(db, WHAT).await?;
     let applied = if backend == Backend::MySql {
         update_mysql(&txn, tables, &rows).await?
     } else {

@@ -17,6 +17,21 @@ use uuid::Uuid;
 use crate::error::corrupt;
 use orch_core::store::StoreError;
 
+/// Begins a transaction that writes: on SQLite `BEGIN IMMEDIATE`, so the write lock is taken
+/// up front and two writers queue on the busy timeout instead of failing to upgrade.
+pub(crate) async fn begin_write(
+    db: &sea_orm::DatabaseConnection,
+    what: &str,
+) -> Result<sea_orm::DatabaseTransaction, StoreError> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+    .map_err(|e| crate::error::db_error(what, e))
+}
+
 /// The value bound for a command id.
 pub(crate) fn id_value(id: CommandId) -> Value {
     Value::from(id.as_uuid())

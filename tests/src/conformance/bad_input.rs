@@ -12,12 +12,7 @@ use crate::wait::wait_for_status;
 /// A payload that no longer deserializes fails its command at once with the decode error:
 /// no retries, and the worker goes on.
 pub async fn undecodable_payload_dies_without_retry(h: &Harness) {
-    let orch = h
-        .builder()
-        .handler::<ShapeV2, _>(ShapeHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<ShapeV2, _>(ShapeHandler, &super::ledger()).await;
     let old = orch
         .push(ShapeV1 { x: "text".into() })
         .await

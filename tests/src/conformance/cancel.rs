@@ -11,13 +11,7 @@ use crate::wait::{wait_for_status, wait_until};
 /// A pending command is canceled, never runs, and its `on_cancel` follow-up exists.
 pub async fn cancel_pending_adds_on_cancel_follow_ups(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<Parent, _>(ParentHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<Parent, _>(ParentHandler, &ledger).await;
     let id = orch.push(Parent { n: 9 }).await.expect("push");
     assert_eq!(
         orch.cancel(id).await.expect("cancel"),
@@ -42,13 +36,7 @@ pub async fn cancel_pending_adds_on_cancel_follow_ups(h: &Harness) {
 /// Canceling a running command fires its handler's token; the command ends `canceled`.
 pub async fn cancel_running_fires_the_token(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<Blocker, _>(BlockerHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<Blocker, _>(BlockerHandler, &ledger).await;
     let running = h.start(&orch);
     let id = orch
         .push(Blocker { label: "b".into() })
@@ -75,13 +63,7 @@ pub async fn cancel_running_fires_the_token(h: &Harness) {
 /// Canceling a finished or unknown command reports so and changes nothing.
 pub async fn cancel_finished_changes_nothing(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let running = h.start(&orch);
     let id = orch.push(EchoCommand { n: 3 }).await.expect("push");
     wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;

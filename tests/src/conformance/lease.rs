@@ -40,13 +40,7 @@ fn success(id: CommandId, lease: LeaseToken, output: &str) -> Finish {
 /// (time moved in SQL), with a `lease_expired` error, and then runs.
 pub async fn reaper_recovers_expired_lease(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
     let claimed = orch.store().claim(&claim_params(10)).await.expect("claim");
     assert_eq!(claimed.len(), 1, "the crashed worker held it");
@@ -81,11 +75,8 @@ pub async fn reaper_recovers_expired_lease(h: &Harness) {
 /// new holder's result stands.
 pub async fn stale_completion_is_rejected(h: &Harness) {
     let orch = h
-        .builder()
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+        .engine::<EchoCommand, _>(EchoHandler, &super::ledger())
+        .await;
     let store: Arc<dyn Store> = Arc::new(orch.store().clone());
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
     let a = store.claim(&claim_params(1)).await.expect("claim a");

@@ -30,13 +30,7 @@ pub async fn push_and_get(h: &Harness) {
 /// The engine runs a command and stores its typed output.
 pub async fn run_and_read_output(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let running = h.start(&orch);
     let id = orch.push(EchoCommand { n: 41 }).await.expect("push");
     let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
@@ -50,13 +44,7 @@ pub async fn run_and_read_output(h: &Harness) {
 /// `push_many` inserts every command; all run.
 pub async fn push_many_in_one_batch(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let ids = orch
         .push_many((0..2500).map(|n| EchoCommand { n }))
         .await
@@ -109,13 +97,7 @@ pub async fn idempotency_key_dedups(h: &Harness) {
 /// `push_in` joins the caller's transaction: rolled back, nothing; committed, it runs.
 pub async fn push_in_commits_with_the_transaction(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let db = orch.store().connection();
 
     let txn = db.begin().await.expect("begin");
@@ -143,13 +125,7 @@ pub async fn push_in_commits_with_the_transaction(h: &Harness) {
 /// A command with a later run time is not claimed until the database's clock reaches it.
 pub async fn scheduled_command_waits_for_its_time(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let later = orch
         .push_with(
             EchoCommand { n: 1 },
@@ -196,13 +172,7 @@ pub async fn database_clock_decides(h: &Harness) {
     let p = orch.get(past).await.expect("get").expect("exists");
     assert!(f.run_at > db_now && p.run_at < db_now);
     let ledger = ledger();
-    let worker = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let worker = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let running = h.start(&worker);
     wait_for_status(h, past, CommandStatus::Succeeded, SOON).await;
     running.stop().await;

@@ -13,12 +13,7 @@ use crate::wait::{wait_for_status, wait_until};
 
 /// A command that fails once succeeds on its second attempt; the failure is recorded.
 pub async fn fails_once_then_succeeds(h: &Harness) {
-    let orch = h
-        .builder()
-        .handler::<Flaky, _>(FlakyHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<Flaky, _>(FlakyHandler, &super::ledger()).await;
     let running = h.start(&orch);
     let id = orch.push(Flaky { fail_times: 1 }).await.expect("push");
     let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
@@ -34,11 +29,8 @@ pub async fn fails_once_then_succeeds(h: &Harness) {
 /// follow-up exists once.
 pub async fn exhausted_retries_end_dead_with_errors(h: &Harness) {
     let orch = h
-        .builder()
-        .handler::<Failing, _>(FailingHandler)
-        .build()
-        .await
-        .expect("build");
+        .engine::<Failing, _>(FailingHandler, &super::ledger())
+        .await;
     let running = h.start(&orch);
     let id = orch.push(Failing { fatal: false }).await.expect("push");
     let rec = wait_for_status(h, id, CommandStatus::Dead, SOON).await;
@@ -59,11 +51,8 @@ pub async fn exhausted_retries_end_dead_with_errors(h: &Harness) {
 /// A fatal error ends the command after one attempt.
 pub async fn fatal_error_is_not_retried(h: &Harness) {
     let orch = h
-        .builder()
-        .handler::<Failing, _>(FailingHandler)
-        .build()
-        .await
-        .expect("build");
+        .engine::<Failing, _>(FailingHandler, &super::ledger())
+        .await;
     let running = h.start(&orch);
     let id = orch.push(Failing { fatal: true }).await.expect("push");
     let rec = wait_for_status(h, id, CommandStatus::Dead, SOON).await;
@@ -76,13 +65,7 @@ pub async fn fatal_error_is_not_retried(h: &Harness) {
 /// An attempt past its timeout is stopped (its token fires) and recorded as `timed_out`.
 pub async fn timeout_is_a_failed_attempt(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<Sleepy, _>(SleepyHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<Sleepy, _>(SleepyHandler, &ledger).await;
     let running = h.start(&orch);
     let id = orch.push(Sleepy { ms: 10_000 }).await.expect("push");
     let rec = wait_for_status(h, id, CommandStatus::Dead, SOON).await;

@@ -62,13 +62,7 @@ pub async fn targets_route_commands(h: &Harness) {
 /// A command whose name no running engine serves stays pending and visible.
 pub async fn unknown_names_stay_pending(h: &Harness) {
     let ledger = ledger();
-    let orch = h
-        .builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
+    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let orphan = orch.push(Orphan { n: 1 }).await.expect("push orphan");
     let running = h.start(&orch);
     let marker = orch.push(EchoCommand { n: 1 }).await.expect("push");
