@@ -19,6 +19,8 @@ use crate::error::db_error;
 use crate::tables::Tables;
 
 const WHAT: &str = "claim due commands";
+/// Tries at releasing an ambiguous claim: more than a pool's worth of dead connections.
+const RELEASE_TRIES: u32 = 12;
 
 pub(crate) async fn claim(
     db: &DatabaseConnection,
@@ -32,8 +34,15 @@ pub(crate) async fn claim(
         // nobody to run what it took. Hand back anything under this claim's token now,
         // rather than leave it to the reaper after the lease expires. Best effort: if the
         // database is still away, the reaper does it later.
-        if let Err(error) = release_token(db, backend, tables, params).await {
-            tracing::debug!(%error, "could not release an ambiguous claim; the reaper will");
+        // Each try that meets a dead pooled connection drops it; the next gets another.
+        let mut tries = 0;
+        while let Err(error) = release_token(db, backend, tables, params).await {
+            tries += 1;
+            if tries >= RELEASE_TRIES || !error.is_transient() {
+                tracing::warn!(%error, "could not release an ambiguous claim; the reaper will");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
     result
