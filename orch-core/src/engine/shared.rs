@@ -39,6 +39,24 @@ impl Shared {
             });
         }
         let push = new.push;
+        for (field, value) in [
+            ("idempotency_key", push.idempotency_key.as_deref()),
+            ("target", push.target.as_deref()),
+        ] {
+            if let Some(value) = value
+                && (value.is_empty() || value.len() > 255)
+            {
+                return Err(crate::error::ConfigError::invalid(
+                    field,
+                    format!(
+                        "command `{}`: must be 1–255 bytes, got {} bytes",
+                        new.name,
+                        value.len()
+                    ),
+                )
+                .into());
+            }
+        }
         let retries = push.retries.unwrap_or(self.config.default_retries);
         Ok(InsertCommand {
             id: new.id,

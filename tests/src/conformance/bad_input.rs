@@ -120,3 +120,32 @@ pub async fn duplicate_names_fail_at_start(h: &Harness) {
         "{text}"
     );
 }
+
+/// An empty or over-long idempotency key or target is refused at push, naming the field.
+pub async fn bad_push_options_are_refused(h: &Harness) {
+    use orch::Push;
+    let orch = h.client().await;
+    for (push, field) in [
+        (Push::new().idempotency_key(""), "idempotency_key"),
+        (
+            Push::new().idempotency_key("k".repeat(256)),
+            "idempotency_key",
+        ),
+        (Push::new().target(""), "target"),
+    ] {
+        let err = orch
+            .push_with(Big { blob: "x".into() }, push)
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&err, Error::Config(ConfigError::Invalid { field: f, .. }) if *f == field),
+            "{err:?}"
+        );
+    }
+    assert!(
+        orch.list(&ListFilter::new())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}

@@ -57,6 +57,7 @@ macro_rules! conformance_suite {
             bad_input::oversized_payload_is_refused,
             bad_input::invalid_table_prefix_is_a_config_error,
             bad_input::duplicate_names_fail_at_start,
+            bad_input::bad_push_options_are_refused,
             shutdown::shutdown_releases_running_commands,
             schema::migrations_are_idempotent_and_concurrent,
             schema::table_prefixes_isolate,
