@@ -182,6 +182,7 @@ fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
 }
 
 /// Binds the rows as eight typed arrays (PostgreSQL `unnest`).
+#[cfg(feature = "postgres")]
 fn bind_arrays(sql: &mut Sql, rows: &[Row]) {
     use sea_orm::sea_query::ArrayType;
     let column = |ty: ArrayType, f: &dyn Fn(&Row) -> sea_orm::Value| {
@@ -235,13 +236,18 @@ async fn update_returning<C: ConnectionTrait>(
 ) -> Result<HashSet<Uuid>, StoreError> {
     let t = &tables.commands;
     let mut sql = Sql::new(backend);
-    if backend == Backend::Postgres {
+    #[cfg(feature = "postgres")]
+    let postgres = backend == Backend::Postgres;
+    #[cfg(not(feature = "postgres"))]
+    let postgres = false;
+    if postgres {
         // One array per column: the statement text is the same for every batch size, so
         // the server keeps one prepared statement.
         sql.push("UPDATE ").push(t).push(" AS c SET ");
         set_list(&mut sql, "");
         // Array elements cannot be NULL through the driver: '' and -1 stand for NULL.
         sql.push(" FROM (SELECT v_id, v_token, v_status, NULLIF(v_output, '') AS v_output, NULLIF(v_delay, -1) AS v_delay, v_refund, NULLIF(v_error, '') AS v_error, v_expired_only FROM unnest(");
+        #[cfg(feature = "postgres")]
         bind_arrays(&mut sql, rows);
         sql.push(&format!(") AS u({V_COLUMNS})) AS v WHERE c.id = v.v_id"));
         fence(&mut sql, "c");
