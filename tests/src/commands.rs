@@ -334,3 +334,27 @@ impl Handler<ShapeV1> for ShapeV1Handler {
         Ok(())
     }
 }
+
+/// Hangs in the crash-worker process (until it is killed); succeeds anywhere else.
+#[orch_command(timeout = "10m")]
+#[derive(Serialize, Deserialize)]
+pub struct Hang {
+    /// A label.
+    pub label: String,
+}
+
+/// Runs [`Hang`]: forever when `hang` is set.
+#[derive(Default)]
+pub struct HangHandler {
+    /// Whether to hang.
+    pub hang: bool,
+}
+
+impl Handler<Hang> for HangHandler {
+    async fn run(&self, _cmd: Hang, _ctx: &Ctx) -> Result<(), HandlerError> {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        Ok(())
+    }
+}

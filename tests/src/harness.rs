@@ -16,6 +16,7 @@ pub struct Harness {
     pub kind: BackendKind,
     db: FreshDatabase,
     client: OnceCell<Orch>,
+    worker_bin: &'static str,
 }
 
 /// An engine running in a background task.
@@ -38,13 +39,19 @@ impl Running {
 }
 
 impl Harness {
-    /// A fresh database of `kind`.
-    pub async fn new(kind: BackendKind) -> Self {
+    /// A fresh database of `kind`; `worker_bin` is the crash-test worker executable.
+    pub async fn new(kind: BackendKind, worker_bin: &'static str) -> Self {
         Self {
             kind,
             db: FreshDatabase::create(kind).await,
             client: OnceCell::new(),
+            worker_bin,
         }
+    }
+
+    /// The crash-test worker executable (runs an engine on the URL given as argument).
+    pub fn worker_bin(&self) -> &'static str {
+        self.worker_bin
     }
 
     /// The database URL.

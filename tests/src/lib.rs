@@ -28,12 +28,13 @@ pub use harness::Harness;
 pub use wait::{wait_for_status, wait_until};
 
 /// Runs one conformance test body against a fresh database of `kind`, then drops it.
-pub async fn run<F>(kind: BackendKind, test: F)
+/// `worker_bin` is the crash-test worker executable (`CARGO_BIN_EXE_orch-crash-worker`).
+pub async fn run<F>(kind: BackendKind, worker_bin: &'static str, test: F)
 where
     F: for<'a> FnOnce(&'a Harness) -> futures::future::BoxFuture<'a, ()>,
 {
     init_tracing();
-    let harness = Harness::new(kind).await;
+    let harness = Harness::new(kind, worker_bin).await;
     test(&harness).await;
     harness.cleanup().await;
 }

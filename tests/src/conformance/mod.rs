@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod chaining;
 pub mod concurrency;
 pub mod connection;
+pub mod crash;
 pub mod lease;
 pub mod push;
 pub mod retry;
@@ -51,6 +52,7 @@ macro_rules! conformance_suite {
             lease::stale_completion_is_rejected,
             lease::heartbeat_keeps_long_commands,
             lease::lease_lost_stops_the_handler,
+            crash::killed_worker_process_is_recovered,
             routing::targets_route_commands,
             routing::unknown_names_stay_pending,
             bad_input::undecodable_payload_dies_without_retry,
@@ -83,7 +85,12 @@ macro_rules! conformance_tests {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                $crate::run($kind, |h| Box::pin($crate::conformance::$module::$name(h))).await;
+                $crate::run(
+                    $kind,
+                    env!("CARGO_BIN_EXE_orch-crash-worker"),
+                    |h| Box::pin($crate::conformance::$module::$name(h)),
+                )
+                .await;
             }
         )*
     };
