@@ -21,15 +21,15 @@ use crate::tables::Tables;
 const WHAT: &str = "record finished attempts";
 
 /// One row of the transition: the values bound for it.
-struct Row {
-    id: Uuid,
-    token: Uuid,
+pub(crate) struct Row {
+    pub(crate) id: Uuid,
+    pub(crate) token: Uuid,
     status: CommandStatus,
     output: Option<String>,
     delay_us: Option<i64>,
     refund: i32,
     error: Option<String>,
-    expired_only: i32,
+    pub(crate) expired_only: i32,
 }
 
 impl Row {
@@ -99,7 +99,7 @@ pub(crate) async fn finish(
     }
     let txn = super::begin_write(db, WHAT).await?;
     let applied = if backend == Backend::MySql {
-        update_mysql(&txn, tables, &rows).await?
+        super::finish_mysql::update_mysql(&txn, tables, &rows).await?
     } else {
         update_returning(&txn, backend, tables, &rows).await?
     };
@@ -139,7 +139,7 @@ fn flags(batch: &[Finish], applied: &HashSet<Uuid>) -> Vec<bool> {
 }
 
 /// The `SET` list shared by every dialect; `v_*` are the bound row's values.
-fn set_list(sql: &mut Sql, qualify: &str) {
+pub(crate) fn set_list(sql: &mut Sql, qualify: &str) {
     sql.push(&format!("{qualify}status = v.v_status, {qualify}output = v.v_output, {qualify}run_at = CASE WHEN v.v_delay IS NULL THEN {qualify}run_at ELSE "))
         .now()
         .push(&format!(" + v.v_delay END, {qualify}finished_at = CASE WHEN v.v_status IN ('succeeded', 'dead') THEN "))
@@ -158,7 +158,7 @@ fn fence(sql: &mut Sql, t: &str) {
 
 /// Binds one row's values, comma-separated; with `alias`, each is named after its
 /// `v_*` column (MySQL's derived tables take their column names from the first branch).
-fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
+pub(crate) fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
     let names = V_COLUMNS.split(", ");
     let values: [(sea_orm::Value, SqlType); 8] = [
         (row.id.into(), SqlType::Uuid),
@@ -270,63 +270,6 @@ async fn update_returning<C: ConnectionTrait>(
         .await
         .map_err(|e| db_error(WHAT, e))?;
     result.iter().map(|r| uuid_col(r, 0, WHAT)).collect()
-}
-
-async fn update_mysql<C: ConnectionTrait>(
-    conn: &C,
-    tables: &Tables,
-    rows: &[Row],
-) -> Result<HashSet<Uuid>, StoreError> {
-    let backend = Backend::MySql;
-    let t = &tables.commands;
-    // Lock the rows that still match the fence; they are exactly the ones the update hits.
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT id, lease_token, ")
-        .push("CASE WHEN lease_expires_at < ")
-        .now()
-        .push(" THEN 1 ELSE 0 END FROM ")
-        .push(t)
-        .push(" WHERE status = 'running' AND id IN ")
-        .bind_list(rows.iter().map(|r| r.id))
-        .push(" FOR UPDATE");
-    let locked = conn
-        .query_all_raw(sql.build())
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    let mut matched = HashSet::new();
-    for row in &locked {
-        let id = uuid_col(row, 0, WHAT)?;
-        let token: Option<Uuid> = super::col(row, 1, WHAT)?;
-        let expired: i64 = super::col::<i64>(row, 2, WHAT)
-            .or_else(|_| super::col::<i32>(row, 2, WHAT).map(i64::from))?;
-        if rows
-            .iter()
-            .any(|r| r.id == id && Some(r.token) == token && (r.expired_only == 0 || expired == 1))
-        {
-            matched.insert(id);
-        }
-    }
-    let hit: Vec<&Row> = rows.iter().filter(|r| matched.contains(&r.id)).collect();
-    if hit.is_empty() {
-        return Ok(matched);
-    }
-    let mut sql = Sql::new(backend);
-    sql.push("UPDATE ").push(t).push(" AS c JOIN (");
-    for (i, row) in hit.iter().enumerate() {
-        sql.push(if i == 0 {
-            "SELECT "
-        } else {
-            " UNION ALL SELECT "
-        });
-        bind_row(&mut sql, row, i == 0);
-    }
-    sql.push(") AS v ON c.id = v.v_id SET ");
-    set_list(&mut sql, "c.");
-    sql.push(" WHERE c.status = 'running' AND c.lease_token = v.v_token");
-    conn.execute_raw(sql.build())
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    Ok(matched)
 }
 
 async fn insert_errors<C: ConnectionTrait>(

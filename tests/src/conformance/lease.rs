@@ -132,16 +132,18 @@ pub async fn heartbeat_keeps_long_commands(h: &Harness) {
         .state(ledger.clone())
         .handler::<Slow, _>(SlowHandler)
         .configure(|c| {
-            c.lease_ttl = Duration::from_millis(600);
+            // Leases of 2.1 s renewed every 200 ms once under 1 s remain: only a stall of
+            // about a second (a loaded CI machine) could lose one.
+            c.lease_ttl = Duration::from_secs(2);
             c.lease_buffer = Duration::from_millis(100);
-            c.heartbeat_interval = Duration::from_millis(100);
-            c.reaper_interval = Duration::from_millis(100);
+            c.heartbeat_interval = Duration::from_millis(200);
+            c.reaper_interval = Duration::from_millis(200);
         })
         .build()
         .await
         .expect("build");
     let running = h.start(&orch);
-    let id = orch.push(Slow { ms: 2_500 }).await.expect("push");
+    let id = orch.push(Slow { ms: 5_000 }).await.expect("push");
     let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
     running.stop().await;
     assert_eq!(rec.attempts, 1, "never reaped");

@@ -1,0 +1,75 @@
+//! The MySQL/MariaDB finish: neither has `UPDATE … RETURNING`, so the rows that still match
+//! the fence are locked with `SELECT … FOR UPDATE` first; they are exactly the rows the
+//! joined `UPDATE` then changes.
+
+use std::collections::HashSet;
+
+use orch_core::store::StoreError;
+use sea_orm::ConnectionTrait;
+use uuid::Uuid;
+
+use super::finish::{Row, bind_row, set_list};
+use super::sql::Sql;
+use super::uuid_col;
+use crate::backend::Backend;
+use crate::error::db_error;
+use crate::tables::Tables;
+
+const WHAT: &str = "record finished attempts";
+
+pub(crate) async fn update_mysql<C: ConnectionTrait>(
+    conn: &C,
+    tables: &Tables,
+    rows: &[Row],
+) -> Result<HashSet<Uuid>, StoreError> {
+    let backend = Backend::MySql;
+    let t = &tables.commands;
+    // Lock the rows that still match the fence; they are exactly the ones the update hits.
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT id, lease_token, ")
+        .push("CASE WHEN lease_expires_at < ")
+        .now()
+        .push(" THEN 1 ELSE 0 END FROM ")
+        .push(t)
+        .push(" WHERE status = 'running' AND id IN ")
+        .bind_list(rows.iter().map(|r| r.id))
+        .push(" FOR UPDATE");
+    let locked = conn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    let mut matched = HashSet::new();
+    for row in &locked {
+        let id = uuid_col(row, 0, WHAT)?;
+        let token: Option<Uuid> = super::col(row, 1, WHAT)?;
+        let expired: i64 = super::col::<i64>(row, 2, WHAT)
+            .or_else(|_| super::col::<i32>(row, 2, WHAT).map(i64::from))?;
+        if rows
+            .iter()
+            .any(|r| r.id == id && Some(r.token) == token && (r.expired_only == 0 || expired == 1))
+        {
+            matched.insert(id);
+        }
+    }
+    let hit: Vec<&Row> = rows.iter().filter(|r| matched.contains(&r.id)).collect();
+    if hit.is_empty() {
+        return Ok(matched);
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE ").push(t).push(" AS c JOIN (");
+    for (i, row) in hit.iter().enumerate() {
+        sql.push(if i == 0 {
+            "SELECT "
+        } else {
+            " UNION ALL SELECT "
+        });
+        bind_row(&mut sql, row, i == 0);
+    }
+    sql.push(") AS v ON c.id = v.v_id SET ");
+    set_list(&mut sql, "c.");
+    sql.push(" WHERE c.status = 'running' AND c.lease_token = v.v_token");
+    conn.execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    Ok(matched)
+}
