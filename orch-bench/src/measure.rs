@@ -274,16 +274,13 @@ async fn unfinished(client: &Orch) -> Result<u64, BoxError> {
     let db = client.store().connection();
     let t = client.store().commands_table();
     let sql = format!(
-        "SELECT (SELECT COUNT(*) FROM {t} WHERE status = 'pending') + (SELECT COUNT(*) FROM {t} WHERE status = 'running')"
+        "SELECT (SELECT COUNT(*) FROM {t} WHERE status = 'pending'), (SELECT COUNT(*) FROM {t} WHERE status = 'running')"
     );
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?
         .ok_or("no count")?;
-    let n = row.try_get_by_index::<i64>(0).or_else(|_| {
-        row.try_get_by_index::<sea_orm::prelude::Decimal>(0)
-            .map(|d| i64::try_from(d).unwrap_or(i64::MAX))
-    })?;
+    let n = row.try_get_by_index::<i64>(0)? + row.try_get_by_index::<i64>(1)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
