@@ -55,6 +55,25 @@ impl Orch {
     }
 
     /// Pushes a command with options (target, run time, idempotency key, overrides).
+    /// With an idempotency key that already exists, returns the existing command's id and
+    /// inserts nothing.
+    ///
+    /// # Example
+    /// ```
+    /// use orch::prelude::*;
+    /// use std::time::Duration;
+    /// # #[orch_command] #[derive(Serialize, Deserialize)] struct Invoice { order: u64 }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> orch::Result<()> {
+    /// # let orch = Orch::builder().database("sqlite::memory:").build().await?;
+    /// let opts = Push::new()
+    ///     .target("billing")
+    ///     .delay(Duration::from_secs(60))
+    ///     .idempotency_key("invoice-7");
+    /// let first = orch.push_with(Invoice { order: 7 }, opts.clone()).await?;
+    /// let again = orch.push_with(Invoice { order: 7 }, opts).await?;
+    /// assert_eq!(first, again);
+    /// # Ok(()) }
+    /// ```
     pub async fn push_with<C: Command>(&self, cmd: C, push: Push) -> Result<CommandId> {
         self.client.push_with(cmd, push).await
     }
@@ -73,6 +92,22 @@ impl Orch {
     ///
     /// Engines in this process are woken at once; on PostgreSQL, engines elsewhere are woken
     /// when the transaction commits, and on SQLite and MySQL at their next poll.
+    ///
+    /// # Example
+    /// ```
+    /// use orch::prelude::*;
+    /// use sea_orm::TransactionTrait;
+    /// # #[orch_command] #[derive(Serialize, Deserialize)] struct SendReceipt { order: u64 }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let orch = Orch::builder().database("sqlite::memory:").build().await?;
+    /// let db = orch.store().connection();
+    /// let txn = db.begin().await?;
+    /// // … the application's own writes on `txn` …
+    /// let id = orch.push_in(&txn, SendReceipt { order: 7 }).await?;
+    /// txn.rollback().await?;                   // rolled back: the command never existed
+    /// assert!(orch.get(id).await?.is_none());
+    /// # Ok(()) }
+    /// ```
     pub async fn push_in<Conn: ConnectionTrait, C: Command>(
         &self,
         conn: &Conn,
@@ -97,7 +132,20 @@ impl Orch {
         Ok(inserted.first().map_or(insert.id, |i| i.id))
     }
 
-    /// Cancels a pending or running command (a running handler's token fires).
+    /// Cancels a pending or running command (a running handler's token fires); the command
+    /// type's `on_cancel` follow-ups are inserted in the same transaction.
+    ///
+    /// # Example
+    /// ```
+    /// use orch::prelude::*;
+    /// # #[orch_command] #[derive(Serialize, Deserialize)] struct Reminder { user: u64 }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> orch::Result<()> {
+    /// # let orch = Orch::builder().database("sqlite::memory:").build().await?;
+    /// let id = orch.push(Reminder { user: 1 }).await?;
+    /// assert_eq!(orch.cancel(id).await?, CancelOutcome::CanceledPending);
+    /// assert_eq!(orch.get(id).await?.map(|r| r.status), Some(CommandStatus::Canceled));
+    /// # Ok(()) }
+    /// ```
     pub async fn cancel(&self, id: CommandId) -> Result<CancelOutcome> {
         self.client.cancel(id).await
     }
