@@ -70,9 +70,6 @@ pub use orch_macros::{orch_command, orch_handler};
 pub use orch_sea::{
     Backend, SeaStore, SeaStoreConfig, SeaStoreError, redact, validate_table_prefix,
 };
-/// The sea-orm orch is built on, for `push_in` with matching types.
-#[doc(no_inline)]
-pub use sea_orm;
 
 pub use builder::OrchBuilder;
 pub use orch::Orch;
