@@ -238,12 +238,6 @@ pub async fn reap_now(engine: &Engine) -> Result<usize> {
     reaper::run_once(&engine.shared).await
 }
 
-/// Runs one heartbeat pass now (tests, tools): returns how many leases were lost.
-#[doc(hidden)]
-pub async fn heartbeat_now(engine: &Engine) -> Result<usize> {
-    heartbeat::run_once(&engine.shared).await
-}
-
 /// Stops a running attempt of `id` in this process after a cancel.
 pub(crate) fn inflight_stop(shared: &Shared, id: crate::id::CommandId) {
     shared.inflight.stop(id, StopReason::Canceled);
