@@ -9,7 +9,7 @@ use orch_core::store::{
     Inserted, LeaseRenewal, ListFilter, Store, StoreError, StoreFuture,
 };
 use orch_core::{CommandId, ConfigError};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, IsolationLevel, TransactionTrait};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -220,7 +220,19 @@ impl Store for SeaStore {
 
     fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>> {
         let i = &self.inner;
-        Box::pin(queries::read::get(&i.db, i.backend, &i.tables, id))
+        Box::pin(async move {
+            // The row and its errors come from one snapshot, so a record never shows an
+            // attempt's error without the attempt (or the other way round).
+            let txn =
+                i.db.begin_with_config(Some(IsolationLevel::RepeatableRead), None)
+                    .await
+                    .map_err(|e| crate::error::db_error("read a command", e))?;
+            let record = queries::read::get(&txn, i.backend, &i.tables, id).await?;
+            txn.commit()
+                .await
+                .map_err(|e| crate::error::db_error("read a command", e))?;
+            Ok(record)
+        })
     }
 
     fn list<'a>(&'a self, filter: &'a ListFilter) -> StoreFuture<'a, Vec<CommandRecord>> {
