@@ -1,26 +1,37 @@
-//! [`Client`]: push, cancel and inspect commands.
+//! [`Client`]: push, cancel and inspect commands, in the store's own transactions or the
+//! caller's.
 
 use std::sync::Arc;
 
 use tracing::warn;
 
 use crate::command::Command;
-use crate::engine::inflight_stop;
-use crate::engine::shared::Shared;
 use crate::error::{Error, Result};
 use crate::id::CommandId;
+use crate::lock::Lock;
 use crate::push::{NewCommand, Push};
 use crate::registry::Terminal;
+use crate::shared::Shared;
 use crate::status::CommandStatus;
-use crate::store::{CancelOutcome, CancelParams, CommandRecord, InsertCommand, Store};
+use crate::store::{CancelOutcome, CancelParams, CommandRecord, InsertCommand, ListFilter};
 
 /// Pushes, cancels and reads commands. Cheap to clone.
-#[derive(Clone)]
-pub struct Client {
-    shared: Arc<Shared>,
+///
+/// `Tx` is the store's transaction type ([`Store::Tx`](crate::store::Store::Tx)): the
+/// `*_in` methods take the caller's own connection or transaction of that type.
+pub struct Client<Tx: ?Sized + 'static> {
+    shared: Arc<Shared<Tx>>,
 }
 
-impl std::fmt::Debug for Client {
+impl<Tx: ?Sized + 'static> Clone for Client<Tx> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<Tx: ?Sized + 'static> std::fmt::Debug for Client<Tx> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
             .field("backend", &self.shared.store.backend())
@@ -28,35 +39,65 @@ impl std::fmt::Debug for Client {
     }
 }
 
-impl Client {
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+impl<Tx: ?Sized + 'static> Client<Tx> {
+    pub(crate) fn from_shared(shared: Arc<Shared<Tx>>) -> Self {
         Self { shared }
     }
 
-    /// The store this client writes to.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.shared.store
-    }
-
     /// Pushes a command with default options; returns its id.
+    ///
+    /// # Errors
+    /// The command does not serialize, breaks a limit, or the database failed.
     pub async fn push<C: Command>(&self, cmd: C) -> Result<CommandId> {
         self.push_with(cmd, Push::new()).await
     }
 
     /// Pushes a command with options (target, run time, idempotency key, overrides).
     /// With an idempotency key that already exists, returns the existing command's id.
+    ///
+    /// # Errors
+    /// As [`Client::push`], and options out of range.
     pub async fn push_with<C: Command>(&self, cmd: C, push: Push) -> Result<CommandId> {
         let insert = self.prepare(&cmd, push)?;
         let inserted = self
             .shared
-            .store
+            .commands()
             .insert(std::slice::from_ref(&insert))
             .await?;
         self.wake();
         Ok(inserted.first().map_or(insert.id, |i| i.id))
     }
 
-    /// Pushes many commands of one type in one transaction; returns their ids in order.
+    /// Pushes a command inside the caller's own connection or transaction: it exists
+    /// exactly when that transaction commits.
+    ///
+    /// # Errors
+    /// As [`Client::push`].
+    pub async fn push_in<C: Command>(&self, tx: &Tx, cmd: C) -> Result<CommandId> {
+        self.push_in_with(tx, cmd, Push::new()).await
+    }
+
+    /// [`Client::push_in`] with options.
+    ///
+    /// # Errors
+    /// As [`Client::push_with`].
+    pub async fn push_in_with<C: Command>(&self, tx: &Tx, cmd: C, push: Push) -> Result<CommandId> {
+        let insert = self.prepare(&cmd, push)?;
+        let inserted = self
+            .shared
+            .commands()
+            .insert_in(tx, std::slice::from_ref(&insert))
+            .await?;
+        // Engines in this process look at once; if the transaction has not committed yet,
+        // they find nothing and the next wake-up or poll picks the command up.
+        self.wake();
+        Ok(inserted.first().map_or(insert.id, |i| i.id))
+    }
+
+    /// Pushes many commands of one type atomically; returns their ids in order.
+    ///
+    /// # Errors
+    /// As [`Client::push`]; nothing is inserted if one command is refused.
     pub async fn push_many<C, I>(&self, cmds: I) -> Result<Vec<CommandId>>
     where
         C: Command,
@@ -69,15 +110,13 @@ impl Client {
         if inserts.is_empty() {
             return Ok(Vec::new());
         }
-        let inserted = self.shared.store.insert(&inserts).await?;
+        let inserted = self.shared.commands().insert(&inserts).await?;
         self.wake();
         Ok(inserted.into_iter().map(|i| i.id).collect())
     }
 
-    /// Serializes and checks a command for insertion (size limit, defaults), without
-    /// writing it: the first half of a push, for stores that insert inside a caller's own
-    /// transaction.
-    pub fn prepare<C: Command>(&self, cmd: &C, push: Push) -> Result<InsertCommand> {
+    /// Serializes and checks a command for insertion (size limit, defaults).
+    fn prepare<C: Command>(&self, cmd: &C, push: Push) -> Result<InsertCommand> {
         let new = NewCommand::from_command(cmd, push).map_err(|source| Error::Serialize {
             name: C::NAME,
             source,
@@ -86,15 +125,18 @@ impl Client {
     }
 
     /// Wakes this process's idle engine so it claims at once.
-    pub fn wake(&self) {
+    fn wake(&self) {
         self.shared.wake.notify_one();
     }
 
     /// Cancels a pending or running command. A running handler's cancellation token fires
     /// (at once in this process, at its engine's next heartbeat elsewhere). The command
     /// type's `on_cancel` follow-ups are inserted in the same transaction.
+    ///
+    /// # Errors
+    /// The database failed.
     pub async fn cancel(&self, id: CommandId) -> Result<CancelOutcome> {
-        let Some(record) = self.shared.store.get(id).await? else {
+        let Some(record) = self.shared.commands().get(id).await? else {
             return Ok(CancelOutcome::NotFound);
         };
         if record.status.is_terminal() {
@@ -103,11 +145,11 @@ impl Client {
         let follow_ups = self.cancel_follow_ups(&record);
         let outcome = self
             .shared
-            .store
+            .commands()
             .cancel(&CancelParams { id, follow_ups })
             .await?;
         if outcome == CancelOutcome::CanceledRunning {
-            inflight_stop(&self.shared, id);
+            self.shared.stop_canceled(id);
         }
         Ok(outcome)
     }
@@ -129,17 +171,35 @@ impl Client {
     }
 
     /// Reads a command: status, attempts, errors and output.
+    ///
+    /// # Errors
+    /// The database failed.
     pub async fn get(&self, id: CommandId) -> Result<Option<CommandRecord>> {
-        Ok(self.shared.store.get(id).await?)
+        Ok(self.shared.commands().get(id).await?)
     }
 
     /// Lists commands matching `filter`, newest first.
-    pub async fn list(&self, filter: &crate::store::ListFilter) -> Result<Vec<CommandRecord>> {
-        Ok(self.shared.store.list(filter).await?)
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<CommandRecord>> {
+        Ok(self.shared.commands().list(filter).await?)
     }
 
-    /// Reads a command that must exist.
-    pub async fn fetch(&self, id: CommandId) -> Result<CommandRecord> {
-        self.get(id).await?.ok_or(Error::NotFound(id))
+    /// A named lock shared by every process on this database (see [`Lock`]).
+    pub fn lock(&self, name: impl Into<String>) -> Lock {
+        Lock::new(
+            self.shared.locks.clone(),
+            name.into(),
+            self.shared.worker.as_uuid(),
+        )
+    }
+
+    /// The database's current time.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn database_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
+        Ok(self.shared.store.now().await?)
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The engine of orch, with no SQL: typed [`Command`]s and their [`Handler`]s, the
 //! link-time [`Registry`], the worker loop ([`Engine`]), the push/cancel/inspect
-//! [`Client`], and the [`Store`](store::Store) seam that `orch-sea` implements on sea-orm.
+//! [`Client`], distributed [`Lock`]s, the background services and their elected leader,
+//! and the [`Store`](store::Store) seam that `orch-sea` implements on sea-orm.
 //!
 //! Most applications use the `orch` crate, which ties this engine to SQL storage and
 //! re-exports everything here; see its docs for the quickstart.
@@ -24,9 +25,13 @@ mod failure;
 mod follow_ups;
 mod handler;
 mod id;
+pub mod lock;
+mod outcome;
 mod push;
 pub mod registry;
 pub mod retry;
+mod services;
+mod shared;
 mod status;
 pub mod store;
 
@@ -40,11 +45,13 @@ pub use failure::{Failure, FailureKind};
 pub use follow_ups::FollowUps;
 pub use handler::{Handler, HandlerError, ResultExt};
 pub use id::{CommandId, LeaseToken, WorkerId};
+pub use lock::{Lock, LockGuard};
 pub use push::{NewCommand, Push, When};
 pub use registry::Registry;
 pub use retry::RetryPolicy;
+pub use services::leader::LeaderInfo;
 pub use status::{CommandStatus, UnknownStatus};
-pub use store::{AttemptError, CancelOutcome, CommandRecord, OutputError};
+pub use store::{AttemptError, CancelOutcome, CommandRecord, ListFilter, OutputError};
 
 /// The names most programs need: `use orch_core::prelude::*;`.
 pub mod prelude {

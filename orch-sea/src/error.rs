@@ -58,6 +58,14 @@ fn classify_sqlx(error: &sea_orm::sqlx::Error) -> StoreErrorKind {
     }
 }
 
+/// Wraps a driver error raised while doing `what` (statements orch runs on connections of
+/// its own, outside sea-orm: the lock connections).
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+pub(crate) fn sqlx_error(what: &str, error: sea_orm::sqlx::Error) -> StoreError {
+    let kind = classify_sqlx(&error);
+    StoreError::new(kind, what, Some(Box::new(error)))
+}
+
 /// A row that could not be read back.
 pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::new(

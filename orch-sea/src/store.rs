@@ -1,22 +1,19 @@
-//! [`SeaStore`]: orch's [`Store`] on a sea-orm connection. Thin: every statement lives in
-//! `queries/`.
+//! [`SeaStore`]: orch's [`Store`] on a sea-orm connection. Thin: each face is a folder
+//! (`commands/`, `locks/`) whose `mod.rs` implements that face's trait.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use orch_core::store::{
-    CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, Finish, InsertCommand,
-    Inserted, LeaseRenewal, ListFilter, Store, StoreError, StoreFuture,
-};
-use orch_core::{CommandId, ConfigError};
-use sea_orm::{ConnectionTrait, DatabaseConnection, IsolationLevel, TransactionTrait};
+use orch_core::ConfigError;
+use orch_core::store::{CommandStore, LockStore, Store, StoreError, StoreFuture};
+use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::Backend;
 use crate::config::{SeaStoreConfig, validate_table_prefix};
+use crate::conn::AnyConnection;
 use crate::connect::connect;
-use crate::queries;
 use crate::tables::Tables;
 
 /// Errors from building a store.
@@ -55,13 +52,13 @@ pub struct SeaStore {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    db: DatabaseConnection,
-    backend: Backend,
-    tables: Tables,
-    config: SeaStoreConfig,
+pub(crate) struct Inner {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) backend: Backend,
+    pub(crate) tables: Tables,
+    pub(crate) config: SeaStoreConfig,
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
-    url: Option<String>,
+    pub(crate) url: Option<String>,
 }
 
 impl std::fmt::Debug for SeaStore {
@@ -122,12 +119,12 @@ impl SeaStore {
     /// Applies orch's migrations not yet applied; returns the versions applied now. Safe to
     /// run from several instances at once.
     pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
-        crate::migrate::run(&self.inner.db, self.inner.backend, &self.inner.tables).await
+        crate::schema::run(&self.inner.db, self.inner.backend, &self.inner.tables).await
     }
 
     /// Drops every orch table of this prefix. Destroys data: for tests and tools.
     pub async fn drop_tables(&self) -> Result<(), StoreError> {
-        crate::migrate::drop_all(&self.inner.db, &self.inner.tables).await
+        crate::schema::drop_all(&self.inner.db, &self.inner.tables).await
     }
 
     /// The backend family.
@@ -150,99 +147,26 @@ impl SeaStore {
         &self.inner.tables.commands
     }
 
-    /// Inserts commands through `conn`: a pool, or the caller's own transaction, so the
-    /// commands exist exactly when that transaction commits.
-    pub async fn insert_in<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        commands: &[InsertCommand],
-    ) -> Result<Vec<Inserted>, StoreError> {
-        queries::insert::insert(
-            conn,
-            self.inner.backend,
-            &self.inner.tables,
-            self.notify(),
-            commands,
-        )
-        .await
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
-    fn notify(&self) -> bool {
+    /// Whether inserts send a PostgreSQL `NOTIFY`.
+    pub(crate) fn notify(&self) -> bool {
         self.inner.config.notify && self.inner.backend == Backend::Postgres
     }
 }
 
 impl Store for SeaStore {
+    type Tx = dyn AnyConnection;
+
     fn backend(&self) -> &'static str {
         self.inner.backend.name()
     }
 
-    fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Inserted>> {
-        Box::pin(self.insert_in(&self.inner.db, commands))
-    }
-
-    fn claim<'a>(&'a self, params: &'a ClaimParams) -> StoreFuture<'a, Vec<ClaimedCommand>> {
-        let i = &self.inner;
-        Box::pin(queries::claim::claim(&i.db, i.backend, &i.tables, params))
-    }
-
-    fn finish<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
-        let i = &self.inner;
-        Box::pin(queries::finish::finish(
-            &i.db,
-            i.backend,
-            &i.tables,
-            self.notify(),
-            batch,
-        ))
-    }
-
-    fn renew<'a>(&'a self, leases: &'a [LeaseRenewal]) -> StoreFuture<'a, Vec<bool>> {
-        let i = &self.inner;
-        Box::pin(queries::renew::renew(&i.db, i.backend, &i.tables, leases))
-    }
-
-    fn expired<'a>(&'a self, limit: u32) -> StoreFuture<'a, Vec<ClaimedCommand>> {
-        let i = &self.inner;
-        Box::pin(queries::read::expired(&i.db, i.backend, &i.tables, limit))
-    }
-
-    fn cancel<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, CancelOutcome> {
-        let i = &self.inner;
-        Box::pin(queries::cancel::cancel(
-            &i.db,
-            i.backend,
-            &i.tables,
-            self.notify(),
-            params,
-        ))
-    }
-
-    fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>> {
-        let i = &self.inner;
-        Box::pin(async move {
-            // The row and its errors come from one snapshot, so a record never shows an
-            // attempt's error without the attempt (or the other way round).
-            let txn =
-                i.db.begin_with_config(Some(IsolationLevel::RepeatableRead), None)
-                    .await
-                    .map_err(|e| crate::error::db_error("read a command", e))?;
-            let record = queries::read::get(&txn, i.backend, &i.tables, id).await?;
-            txn.commit()
-                .await
-                .map_err(|e| crate::error::db_error("read a command", e))?;
-            Ok(record)
-        })
-    }
-
-    fn list<'a>(&'a self, filter: &'a ListFilter) -> StoreFuture<'a, Vec<CommandRecord>> {
-        let i = &self.inner;
-        Box::pin(queries::read::list(&i.db, i.backend, &i.tables, filter))
-    }
-
     fn now(&self) -> StoreFuture<'_, DateTime<Utc>> {
         let i = &self.inner;
-        Box::pin(queries::read::now(&i.db, i.backend))
+        Box::pin(crate::commands::read::now(&i.db, i.backend))
     }
 
     fn listen(&self, wake: Arc<Notify>, stop: CancellationToken) -> StoreFuture<'_, ()> {
@@ -267,5 +191,13 @@ impl Store for SeaStore {
                 Ok(())
             }
         })
+    }
+
+    fn commands(&self) -> &dyn CommandStore<dyn AnyConnection> {
+        self
+    }
+
+    fn locks(&self) -> &dyn LockStore {
+        self
     }
 }

@@ -9,6 +9,7 @@ pub(crate) struct Tables {
     pub(crate) commands: String,
     pub(crate) errors: String,
     pub(crate) migrations: String,
+    pub(crate) locks: String,
     /// The PostgreSQL notification channel (unquoted: passed as a bind value).
     pub(crate) channel: String,
 }
@@ -21,6 +22,7 @@ impl Tables {
             commands: backend.quote(&format!("{prefix}commands")),
             errors: backend.quote(&format!("{prefix}command_errors")),
             migrations: backend.quote(&format!("{prefix}migrations")),
+            locks: backend.quote(&format!("{prefix}locks")),
             channel: format!("{prefix}wake"),
         }
     }

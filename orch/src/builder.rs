@@ -3,12 +3,13 @@
 use std::time::Duration;
 
 use orch_core::{Command, ConfigError, EngineBuilder, EngineConfig, Handler, RetryPolicy};
-use orch_sea::{SeaStore, SeaStoreConfig};
+use orch_sea::{AnyConnection, SeaStore, SeaStoreConfig};
 use sea_orm::DatabaseConnection;
 
 use crate::Orch;
 
-type Step = Box<dyn FnOnce(EngineBuilder) -> EngineBuilder + Send>;
+type Builder = EngineBuilder<dyn AnyConnection>;
+type Step = Box<dyn FnOnce(Builder) -> Builder + Send>;
 
 /// Builds an [`Orch`]: connects, runs migrations, checks the registry.
 ///
@@ -43,7 +44,7 @@ impl std::fmt::Debug for OrchBuilder {
 }
 
 impl OrchBuilder {
-    fn step(mut self, f: impl FnOnce(EngineBuilder) -> EngineBuilder + Send + 'static) -> Self {
+    fn step(mut self, f: impl FnOnce(Builder) -> Builder + Send + 'static) -> Self {
         self.steps.push(Box::new(f));
         self
     }
@@ -131,7 +132,7 @@ impl OrchBuilder {
 
     /// Ignores `#[orch_handler]` registrations.
     pub fn without_link_time_handlers(self) -> Self {
-        self.step(EngineBuilder::without_link_time_handlers)
+        self.step(Builder::without_link_time_handlers)
     }
 
     /// Connects, migrates and builds.
@@ -147,7 +148,7 @@ impl OrchBuilder {
                 .into());
             }
         };
-        let dyn_store: std::sync::Arc<dyn orch_core::store::Store> =
+        let dyn_store: std::sync::Arc<dyn orch_core::store::Store<Tx = dyn AnyConnection>> =
             std::sync::Arc::new(store.clone());
         let builder = self
             .steps

@@ -63,12 +63,13 @@ pub use orch_core::__private;
 pub use orch_core::{
     AttemptError, CancelOutcome, Chain, ChainEvent, Client, Command, CommandId, CommandRecord,
     CommandStatus, ConfigError, Ctx, Engine, EngineConfig, Error, Extensions, Failure, FailureKind,
-    FollowUps, Handler, HandlerError, LeaseToken, NewCommand, OutputError, Push, Registry, Result,
-    ResultExt, RetryPolicy, When, WorkerId, engine, store,
+    FollowUps, Handler, HandlerError, LeaderInfo, LeaseToken, ListFilter, Lock, LockGuard,
+    NewCommand, OutputError, Push, Registry, Result, ResultExt, RetryPolicy, When, WorkerId,
+    engine, lock, store,
 };
 pub use orch_macros::{orch_command, orch_handler};
 pub use orch_sea::{
-    Backend, SeaStore, SeaStoreConfig, SeaStoreError, redact, validate_table_prefix,
+    AnyConnection, Backend, SeaStore, SeaStoreConfig, SeaStoreError, redact, validate_table_prefix,
 };
 
 pub use builder::OrchBuilder;

@@ -1,8 +1,10 @@
 //! [`Orch`]: the client and the engine over SQL storage, in one handle.
 
-use orch_core::store::Store;
-use orch_core::{CancelOutcome, Client, Command, CommandId, CommandRecord, Engine, Push, Result};
-use orch_sea::SeaStore;
+use orch_core::{
+    CancelOutcome, Client, Command, CommandId, CommandRecord, Engine, LeaderInfo, ListFilter, Lock,
+    Push, Result,
+};
+use orch_sea::{AnyConnection, SeaStore};
 use sea_orm::ConnectionTrait;
 use tokio_util::sync::CancellationToken;
 
@@ -29,8 +31,8 @@ use crate::builder::OrchBuilder;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Orch {
-    engine: Engine,
-    client: Client,
+    engine: Engine<dyn AnyConnection>,
+    client: Client<dyn AnyConnection>,
     store: SeaStore,
 }
 
@@ -40,7 +42,7 @@ impl Orch {
         OrchBuilder::default()
     }
 
-    pub(crate) fn new(engine: Engine, store: SeaStore) -> Self {
+    pub(crate) fn new(engine: Engine<dyn AnyConnection>, store: SeaStore) -> Self {
         let client = engine.client();
         Self {
             engine,
@@ -108,7 +110,7 @@ impl Orch {
     /// assert!(orch.get(id).await?.is_none());
     /// # Ok(()) }
     /// ```
-    pub async fn push_in<Conn: ConnectionTrait, C: Command>(
+    pub async fn push_in<Conn: ConnectionTrait + Send + 'static, C: Command>(
         &self,
         conn: &Conn,
         cmd: C,
@@ -117,19 +119,13 @@ impl Orch {
     }
 
     /// [`Orch::push_in`] with options.
-    pub async fn push_in_with<Conn: ConnectionTrait, C: Command>(
+    pub async fn push_in_with<Conn: ConnectionTrait + Send + 'static, C: Command>(
         &self,
         conn: &Conn,
         cmd: C,
         push: Push,
     ) -> Result<CommandId> {
-        let insert = self.client.prepare(&cmd, push)?;
-        let inserted = self
-            .store
-            .insert_in(conn, std::slice::from_ref(&insert))
-            .await?;
-        self.client.wake();
-        Ok(inserted.first().map_or(insert.id, |i| i.id))
+        self.client.push_in_with(conn, cmd, push).await
     }
 
     /// Cancels a pending or running command (a running handler's token fires); the command
@@ -156,8 +152,50 @@ impl Orch {
     }
 
     /// Lists commands matching `filter`, newest first.
-    pub async fn list(&self, filter: &orch_core::store::ListFilter) -> Result<Vec<CommandRecord>> {
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<CommandRecord>> {
         self.client.list(filter).await
+    }
+
+    /// A named lock shared by every process on this database, with a fencing token.
+    ///
+    /// `acquire(wait)` returns a guard, or `None` if another holder kept the lock for all
+    /// of `wait` (`Duration::ZERO` tries once). The lock is released by
+    /// [`LockGuard::release`](orch_core::LockGuard::release), when the guard is dropped,
+    /// and when the holder's process or connection dies (see [`orch_core::lock`]).
+    ///
+    /// # Example
+    /// ```
+    /// use std::time::Duration;
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> orch::Result<()> {
+    /// # let orch = orch::Orch::builder().database("sqlite::memory:").build().await?;
+    /// let guard = orch.lock("nightly-export").acquire(Duration::ZERO).await?.expect("free");
+    /// // Another holder is refused while the guard lives…
+    /// assert!(orch.lock("nightly-export").acquire(Duration::ZERO).await?.is_none());
+    /// let first = guard.token(); // hand this to the resource you protect
+    /// guard.release().await?;
+    /// // …and the next holder gets a greater token.
+    /// let again = orch.lock("nightly-export").acquire(Duration::from_secs(1)).await?.expect("free");
+    /// assert!(again.token() > first);
+    /// # Ok(()) }
+    /// ```
+    pub fn lock(&self, name: impl Into<String>) -> Lock {
+        self.client.lock(name)
+    }
+
+    /// The elected leader among the engines running on this database (the one running the
+    /// once-per-cluster services, such as the reaper), if any engine runs.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn leader(&self) -> Result<Option<LeaderInfo>> {
+        self.engine.leader().await
+    }
+
+    /// Whether this handle's engine is the elected leader right now (false unless
+    /// [`Orch::run`] is active).
+    pub fn is_leader(&self) -> bool {
+        self.engine.is_leader()
     }
 
     /// Runs the engine until `shutdown` fires, then shuts down gracefully.
@@ -166,12 +204,12 @@ impl Orch {
     }
 
     /// The client.
-    pub fn client(&self) -> &Client {
+    pub fn client(&self) -> &Client<dyn AnyConnection> {
         &self.client
     }
 
     /// The engine.
-    pub fn engine(&self) -> &Engine {
+    pub fn engine(&self) -> &Engine<dyn AnyConnection> {
         &self.engine
     }
 
@@ -182,6 +220,6 @@ impl Orch {
 
     /// The database's current time.
     pub async fn database_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
-        Ok(Store::now(&self.store).await?)
+        self.client.database_now().await
     }
 }

@@ -9,9 +9,9 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use orch::ListFilter;
 use orch::RetryPolicy;
 use orch::prelude::*;
-use orch::store::ListFilter;
 
 /// Generates a monthly report; on success, e-mails it.
 #[orch_command(name = "reports.generate", timeout = "10s", output = ReportResult)]

@@ -3,18 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
+use super::Engine;
 use super::config::EngineConfig;
-use super::shared::Shared;
-use super::{Engine, inflight::InFlight};
 use crate::command::Command;
 use crate::error::Result;
 use crate::extensions::Extensions;
 use crate::handler::Handler;
-use crate::id::WorkerId;
 use crate::registry::{ExplicitHandler, Registry};
 use crate::retry::RetryPolicy;
+use crate::shared::Shared;
 use crate::store::Store;
 
 /// Builds an [`Engine`] (and through it a [`Client`](crate::Client)).
@@ -23,15 +20,15 @@ use crate::store::Store;
 /// [`EngineBuilder::without_link_time_handlers`] is called; explicit ones are added with
 /// [`EngineBuilder::handler`].
 #[must_use]
-pub struct EngineBuilder {
-    store: Arc<dyn Store>,
+pub struct EngineBuilder<Tx: ?Sized + 'static> {
+    store: Arc<dyn Store<Tx = Tx>>,
     config: EngineConfig,
     state: Extensions,
     explicit: Vec<ExplicitHandler>,
     link_time: bool,
 }
 
-impl std::fmt::Debug for EngineBuilder {
+impl<Tx: ?Sized + 'static> std::fmt::Debug for EngineBuilder<Tx> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineBuilder")
             .field("config", &self.config)
@@ -40,9 +37,9 @@ impl std::fmt::Debug for EngineBuilder {
     }
 }
 
-impl EngineBuilder {
+impl<Tx: ?Sized + 'static> EngineBuilder<Tx> {
     /// A builder over `store` with default settings.
-    pub fn new(store: Arc<dyn Store>) -> Self {
+    pub fn new(store: Arc<dyn Store<Tx = Tx>>) -> Self {
         Self {
             store,
             config: EngineConfig::default(),
@@ -135,18 +132,10 @@ impl EngineBuilder {
     }
 
     /// Validates the settings and the registry and builds the engine.
-    pub fn build(self) -> Result<Engine> {
+    pub fn build(self) -> Result<Engine<Tx>> {
         self.config.validate()?;
         let registry = Registry::build(self.link_time, self.explicit)?;
-        let shared = Shared {
-            store: self.store,
-            registry,
-            config: self.config,
-            state: Arc::new(self.state),
-            wake: Arc::new(Notify::new()),
-            inflight: InFlight::default(),
-            worker: WorkerId::new(),
-        };
+        let shared = Shared::new(self.store, registry, self.config, self.state);
         Ok(Engine::from_shared(Arc::new(shared)))
     }
 }

@@ -9,14 +9,17 @@ use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{debug, info, warn};
 
-use super::shared::Shared;
+use crate::shared::Shared;
 use crate::store::Finish;
 
 /// How long a batch is retried through database errors before it is given up; by then the
 /// leases have expired and the reaper will hand the commands out again.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
-pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Finish>) {
+pub(crate) async fn run<Tx: ?Sized + 'static>(
+    shared: Arc<Shared<Tx>>,
+    mut rx: UnboundedReceiver<Finish>,
+) {
     let max = shared.config.max_finish_batch;
     let mut batch = Vec::with_capacity(max);
     while rx.recv_many(&mut batch, max).await > 0 {
@@ -28,12 +31,12 @@ pub(crate) async fn run(shared: Arc<Shared>, mut rx: UnboundedReceiver<Finish>) 
 }
 
 /// Writes one batch, retrying transient errors with backoff.
-pub(crate) async fn flush(shared: &Shared, batch: &[Finish]) {
+pub(crate) async fn flush<Tx: ?Sized + 'static>(shared: &Shared<Tx>, batch: &[Finish]) {
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(50);
     let mut retried = false;
     loop {
-        match shared.store.finish(batch).await {
+        match shared.commands().finish(batch).await {
             Ok(applied) => {
                 let lost = applied.iter().filter(|ok| !**ok).count();
                 for (finish, ok) in batch.iter().zip(&applied) {

@@ -28,6 +28,9 @@ pub const DEFAULT_LEASE_BUFFER: Duration = Duration::from_secs(10);
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
 /// The default interval between reaper passes over expired leases.
 pub const DEFAULT_REAPER_INTERVAL: Duration = Duration::from_secs(10);
+/// The default TTL of the leader lock: a crashed leader is replaced within a third of it on
+/// PostgreSQL and MySQL/MariaDB, and within 4/3 of it on SQLite (see `services::leader`).
+pub const DEFAULT_LEADER_TTL: Duration = Duration::from_secs(15);
 /// The default timeout of one attempt for commands that set none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default retries after the first attempt for commands that set none.
@@ -61,8 +64,12 @@ pub struct EngineConfig {
     pub lease_buffer: Duration,
     /// Lease check and renewal interval. Defaults to [`DEFAULT_HEARTBEAT_INTERVAL`] (5 s).
     pub heartbeat_interval: Duration,
-    /// Reaper interval. Defaults to [`DEFAULT_REAPER_INTERVAL`] (10 s).
+    /// Reaper interval (on the elected leader). Defaults to [`DEFAULT_REAPER_INTERVAL`]
+    /// (10 s).
     pub reaper_interval: Duration,
+    /// TTL of the leader lock; engines try to take it, and the leader re-checks it, every
+    /// third of it. Defaults to [`DEFAULT_LEADER_TTL`] (15 s); at least 3 s.
+    pub leader_ttl: Duration,
     /// Timeout for commands that set none. Defaults to [`DEFAULT_TIMEOUT`] (5 min).
     pub default_timeout: Duration,
     /// Retries for commands that set none. Defaults to [`DEFAULT_RETRIES`] (3).
@@ -94,6 +101,7 @@ impl Default for EngineConfig {
             lease_buffer: DEFAULT_LEASE_BUFFER,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             reaper_interval: DEFAULT_REAPER_INTERVAL,
+            leader_ttl: DEFAULT_LEADER_TTL,
             default_timeout: DEFAULT_TIMEOUT,
             default_retries: DEFAULT_RETRIES,
             retry: RetryPolicy::new(),
@@ -129,6 +137,12 @@ impl EngineConfig {
             if value.is_zero() {
                 return Err(ConfigError::invalid(field, "must be greater than zero"));
             }
+        }
+        if self.leader_ttl < Duration::from_secs(3) {
+            return Err(ConfigError::invalid(
+                "leader_ttl",
+                format!("{:?} is too short; at least 3 s", self.leader_ttl),
+            ));
         }
         if self.heartbeat_interval >= self.lease_ttl {
             return Err(ConfigError::invalid(

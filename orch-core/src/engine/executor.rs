@@ -8,11 +8,12 @@ use futures::FutureExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 
-use super::inflight::{Slot, StopReason};
-use super::shared::Shared;
 use crate::context::Ctx;
-use crate::failure::{Failure, FailureKind};
-use crate::registry::{Entry, RunOutcome, Terminal};
+use crate::failure::FailureKind;
+use crate::outcome::failed_attempt;
+use crate::registry::{Entry, RunOutcome};
+use crate::shared::Shared;
+use crate::shared::inflight::{Slot, StopReason};
 use crate::store::{ClaimedCommand, Finish, FinishOutcome};
 
 /// How the attempt ended, before retry policy is applied.
@@ -23,8 +24,8 @@ enum Ended {
 }
 
 /// Runs one claimed command and sends its finish (if any) to the completer.
-pub(crate) async fn execute(
-    shared: Arc<Shared>,
+pub(crate) async fn execute<Tx: ?Sized + 'static>(
+    shared: Arc<Shared<Tx>>,
     entry: Entry,
     cmd: ClaimedCommand,
     slot: Slot,
@@ -73,20 +74,24 @@ pub(crate) async fn execute(
                     lease: cmd.lease,
                     outcome: FinishOutcome::Succeeded { output },
                     follow_ups,
-                    only_if_expired: false,
                 }),
-                Err(message) => Some(failed(&shared, &entry, &cmd, FailureKind::Fatal, message)),
+                Err(message) => Some(failed_attempt(
+                    &shared,
+                    Some(&entry),
+                    &cmd,
+                    FailureKind::Fatal,
+                    message,
+                )),
             }
         }
         Ended::Ran(RunOutcome::Failed { kind, message }) | Ended::Failed(kind, message) => {
-            Some(failed(&shared, &entry, &cmd, kind, message))
+            Some(failed_attempt(&shared, Some(&entry), &cmd, kind, message))
         }
         Ended::Stopped(StopReason::Shutdown) => Some(Finish {
             id: cmd.id,
             lease: cmd.lease,
             outcome: FinishOutcome::Release,
             follow_ups: Vec::new(),
-            only_if_expired: false,
         }),
         Ended::Stopped(reason) => {
             debug!(command.id = %cmd.id, command.name = %cmd.name, ?reason, "attempt stopped");
@@ -99,54 +104,6 @@ pub(crate) async fn execute(
     {
         warn!(command.id = %cmd.id, "completer is gone; the lease will expire and be reaped");
     }
-}
-
-/// The finish of a failed attempt: a retry after backoff, or dead with `on_failure`
-/// follow-ups.
-pub(crate) fn failed(
-    shared: &Shared,
-    entry: &Entry,
-    cmd: &ClaimedCommand,
-    kind: FailureKind,
-    message: String,
-) -> Finish {
-    let failure = Failure {
-        kind,
-        message: shared.truncate_error(message),
-        attempt: cmd.attempt,
-    };
-    debug!(command.id = %cmd.id, command.name = %cmd.name, attempt = cmd.attempt, %kind, "attempt failed");
-    let (outcome, follow_ups) = if kind.is_retryable() && cmd.attempt < cmd.max_attempts {
-        let delay = shared.config.retry_policy(&cmd.name).delay(cmd.attempt);
-        (FinishOutcome::Retry { failure, delay }, Vec::new())
-    } else {
-        let follow_ups = dead_follow_ups(shared, entry, cmd, &failure);
-        (FinishOutcome::Dead { failure }, follow_ups)
-    };
-    Finish {
-        id: cmd.id,
-        lease: cmd.lease,
-        outcome,
-        follow_ups,
-        only_if_expired: false,
-    }
-}
-
-fn dead_follow_ups(
-    shared: &Shared,
-    entry: &Entry,
-    cmd: &ClaimedCommand,
-    failure: &Failure,
-) -> Vec<crate::store::InsertCommand> {
-    if failure.kind == FailureKind::Decode {
-        return Vec::new();
-    }
-    let computed = (entry.command.terminal_follow_ups)(&cmd.input, Terminal::Failed(failure))
-        .and_then(|f| shared.resolve_follow_ups(cmd.id, f));
-    computed.unwrap_or_else(|message| {
-        warn!(command.id = %cmd.id, command.name = %cmd.name, %message, "on_failure follow-ups dropped");
-        Vec::new()
-    })
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

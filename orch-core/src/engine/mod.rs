@@ -8,9 +8,11 @@
 //! - Each executor runs its handler under the attempt's timeout and cancellation token and
 //!   catches panics. The outcome goes to the **completer**, which writes finishes in
 //!   batches, each one fenced on its lease token, with follow-ups in the same transaction.
-//! - The **heartbeat** renews the leases of long attempts and checks all of them, stopping
-//!   attempts whose command was canceled or taken over.
-//! - The **reaper** recovers commands whose lease expired.
+//! - Background services (see `services`): the **heartbeat** renews the leases of long
+//!   attempts and checks all of them, stopping attempts whose command was canceled or taken
+//!   over; the **listener** keeps database wake-ups coming; the **leader** election runs
+//!   the once-per-cluster services, such as the **reaper** that recovers commands whose
+//!   lease expired, on one engine only.
 //!
 //! # Shutdown
 //! When the token passed to [`Engine::run`] fires, the engine stops claiming, lets running
@@ -22,11 +24,7 @@ mod builder;
 mod completer;
 pub mod config;
 mod executor;
-mod heartbeat;
-mod inflight;
 mod producer;
-mod reaper;
-pub(crate) mod shared;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,24 +39,38 @@ use tracing::{error, info, warn};
 
 pub use builder::EngineBuilder;
 pub use config::EngineConfig;
-use inflight::StopReason;
-use shared::Shared;
 
 use crate::client::Client;
 use crate::error::{ConfigError, Result};
 use crate::id::WorkerId;
+use crate::services::heartbeat::Heartbeat;
+use crate::services::leader::{LEADER_LOCK, Leader, LeaderInfo};
+use crate::services::listener::Listener;
+use crate::shared::Shared;
+use crate::shared::inflight::StopReason;
+use crate::store::Store;
 
 /// How long handlers get to return after their tokens fire at the end of the grace period.
 const ABANDON_AFTER: Duration = Duration::from_secs(5);
 
 /// The worker side of orch. Cheap to clone; [`Engine::run`] may be active once at a time.
-#[derive(Clone)]
-pub struct Engine {
-    shared: Arc<Shared>,
+///
+/// `Tx` is the store's transaction type ([`Store::Tx`]).
+pub struct Engine<Tx: ?Sized + 'static> {
+    shared: Arc<Shared<Tx>>,
     running: Arc<AtomicBool>,
 }
 
-impl std::fmt::Debug for Engine {
+impl<Tx: ?Sized + 'static> Clone for Engine<Tx> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            running: self.running.clone(),
+        }
+    }
+}
+
+impl<Tx: ?Sized + 'static> std::fmt::Debug for Engine<Tx> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("worker", &self.shared.worker)
@@ -68,13 +80,13 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-impl Engine {
+impl<Tx: ?Sized + 'static> Engine<Tx> {
     /// A builder over `store`.
-    pub fn builder(store: Arc<dyn crate::store::Store>) -> EngineBuilder {
+    pub fn builder(store: Arc<dyn Store<Tx = Tx>>) -> EngineBuilder<Tx> {
         EngineBuilder::new(store)
     }
 
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+    pub(crate) fn from_shared(shared: Arc<Shared<Tx>>) -> Self {
         Self {
             shared,
             running: Arc::new(AtomicBool::new(false)),
@@ -82,7 +94,7 @@ impl Engine {
     }
 
     /// A client on the same store, registry and in-process wake-ups.
-    pub fn client(&self) -> Client {
+    pub fn client(&self) -> Client<Tx> {
         Client::from_shared(self.shared.clone())
     }
 
@@ -104,6 +116,34 @@ impl Engine {
     /// Handlers running right now.
     pub fn running(&self) -> usize {
         self.shared.inflight.len()
+    }
+
+    /// Whether this engine is the elected leader right now (it runs the once-per-cluster
+    /// services, such as the reaper). False while [`Engine::run`] is not active.
+    pub fn is_leader(&self) -> bool {
+        self.shared.is_leading()
+    }
+
+    /// The elected leader among the engines on this database, if any engine runs.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn leader(&self) -> Result<Option<LeaderInfo>> {
+        let holder = self.shared.locks.holder(LEADER_LOCK).await?;
+        Ok(holder.map(|h| LeaderInfo {
+            worker: WorkerId::from_uuid(h.holder),
+            term: h.token,
+            is_self: h.holder == self.shared.worker.as_uuid(),
+        }))
+    }
+
+    /// Recovers every command whose lease expired now, whether or not this engine leads
+    /// (tools and tests); returns how many were recovered.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn reap_now(&self) -> Result<usize> {
+        crate::services::reaper::reap(&self.shared).await
     }
 
     /// Claims, runs and completes commands until `shutdown` fires, then shuts down
@@ -128,9 +168,24 @@ impl Engine {
         );
         let services = CancellationToken::new();
         let background = TaskTracker::new();
-        background.spawn(listen(shared.clone(), services.clone()));
-        background.spawn(heartbeat::run(shared.clone(), services.clone()));
-        background.spawn(reaper::run(shared.clone(), services.clone()));
+        background.spawn(crate::services::run(
+            Listener {
+                shared: shared.clone(),
+                stop: services.clone(),
+                done: false,
+            },
+            services.clone(),
+        ));
+        background.spawn(crate::services::run(
+            Heartbeat {
+                shared: shared.clone(),
+            },
+            services.clone(),
+        ));
+        background.spawn(crate::services::run(
+            Leader::new(shared.clone()),
+            services.clone(),
+        ));
 
         let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
         // If the completer dies (a panic in a driver, say), results could no longer be
@@ -214,31 +269,4 @@ impl Engine {
             ))
         }
     }
-}
-
-/// Keeps the store's listener running, restarting it after errors.
-async fn listen(shared: Arc<Shared>, stop: CancellationToken) {
-    while !stop.is_cancelled() {
-        match shared.store.listen(shared.wake.clone(), stop.clone()).await {
-            Ok(()) => break,
-            Err(error) => {
-                warn!(%error, "wake-up listener failed; polling until it reconnects");
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
-    }
-}
-
-/// Runs one reaper pass now (tests, tools): returns how many commands were recovered.
-#[doc(hidden)]
-pub async fn reap_now(engine: &Engine) -> Result<usize> {
-    reaper::run_once(&engine.shared).await
-}
-
-/// Stops a running attempt of `id` in this process after a cancel.
-pub(crate) fn inflight_stop(shared: &Shared, id: crate::id::CommandId) {
-    shared.inflight.stop(id, StopReason::Canceled);
 }

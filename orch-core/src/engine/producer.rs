@@ -11,20 +11,20 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
 use super::executor::execute;
-use super::inflight::{Slot, lease_span};
-use super::shared::Shared;
 use crate::id::LeaseToken;
+use crate::shared::Shared;
+use crate::shared::inflight::{Slot, lease_span};
 use crate::store::{ClaimParams, Finish, FinishOutcome};
 
-pub(crate) struct Producer {
-    pub(crate) shared: Arc<Shared>,
+pub(crate) struct Producer<Tx: ?Sized + 'static> {
+    pub(crate) shared: Arc<Shared<Tx>>,
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) slot_freed: Arc<Notify>,
     pub(crate) tasks: TaskTracker,
     pub(crate) done: UnboundedSender<Finish>,
 }
 
-impl Producer {
+impl<Tx: ?Sized + 'static> Producer<Tx> {
     /// Claims and starts commands until `stop` fires.
     pub(crate) async fn run(self, stop: CancellationToken) {
         let config = &self.shared.config;
@@ -66,7 +66,7 @@ impl Producer {
                 lease_buffer: config.lease_buffer,
             };
             let claimed_at = Instant::now();
-            let claimed = match self.shared.store.claim(&params).await {
+            let claimed = match self.shared.commands().claim(&params).await {
                 Ok(claimed) => {
                     error_pause = Duration::from_millis(100);
                     claimed
@@ -110,7 +110,6 @@ impl Producer {
                 lease: cmd.lease,
                 outcome: FinishOutcome::Release,
                 follow_ups: Vec::new(),
-                only_if_expired: false,
             });
             return;
         };

@@ -1,7 +1,7 @@
 //! Bad input gets a clear error, and nothing is lost.
 
+use orch::ListFilter;
 use orch::prelude::*;
-use orch::store::ListFilter;
 use orch::{ConfigError, Error};
 
 use super::SOON;

@@ -1,7 +1,7 @@
 //! Cancellation of pending and running commands.
 
+use orch::ListFilter;
 use orch::prelude::*;
-use orch::store::ListFilter;
 
 use super::{SOON, ledger};
 use crate::Harness;

@@ -1,7 +1,7 @@
 //! Follow-ups: committed with their parent's completion, exactly once.
 
+use orch::ListFilter;
 use orch::prelude::*;
-use orch::store::ListFilter;
 
 use super::{SOON, ledger};
 use crate::Harness;

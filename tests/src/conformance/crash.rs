@@ -35,19 +35,12 @@ pub async fn killed_worker_process_is_recovered(h: &Harness) {
         .await
         .expect("build");
     assert_eq!(
-        orch::engine::reap_now(survivor.engine())
-            .await
-            .expect("reap"),
+        survivor.engine().reap_now().await.expect("reap"),
         0,
         "the dead worker's lease has not expired yet"
     );
     h.expire_lease(id).await;
-    assert_eq!(
-        orch::engine::reap_now(survivor.engine())
-            .await
-            .expect("reap"),
-        1
-    );
+    assert_eq!(survivor.engine().reap_now().await.expect("reap"), 1);
     let running = h.start(&survivor);
     let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
     running.stop().await;

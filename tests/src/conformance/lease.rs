@@ -32,7 +32,6 @@ fn success(id: CommandId, lease: LeaseToken, output: &str) -> Finish {
             output: output.into(),
         },
         follow_ups: Vec::new(),
-        only_if_expired: false,
     }
 }
 
@@ -42,25 +41,27 @@ pub async fn reaper_recovers_expired_lease(h: &Harness) {
     let ledger = ledger();
     let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
-    let claimed = orch.store().claim(&claim_params(10)).await.expect("claim");
+    let claimed = orch
+        .store()
+        .commands()
+        .claim(&claim_params(10))
+        .await
+        .expect("claim");
     assert_eq!(claimed.len(), 1, "the crashed worker held it");
     assert_eq!(
-        orch::engine::reap_now(orch.engine()).await.expect("reap"),
+        orch.engine().reap_now().await.expect("reap"),
         0,
         "lease still valid"
     );
     h.expire_lease(id).await;
-    assert_eq!(
-        orch::engine::reap_now(orch.engine()).await.expect("reap"),
-        1
-    );
+    assert_eq!(orch.engine().reap_now().await.expect("reap"), 1);
     let rec = orch.get(id).await.expect("get").expect("exists");
     assert_eq!(rec.status, CommandStatus::Pending);
     assert_eq!(rec.attempts, 1);
     assert_eq!(rec.errors.len(), 1);
     assert_eq!(rec.errors[0].kind, FailureKind::LeaseExpired);
     assert_eq!(
-        orch::engine::reap_now(orch.engine()).await.expect("reap"),
+        orch.engine().reap_now().await.expect("reap"),
         0,
         "once only"
     );
@@ -77,15 +78,13 @@ pub async fn stale_completion_is_rejected(h: &Harness) {
     let orch = h
         .engine::<EchoCommand, _>(EchoHandler, &super::ledger())
         .await;
-    let store: Arc<dyn Store> = Arc::new(orch.store().clone());
+    let store: Arc<dyn Store<Tx = dyn orch::AnyConnection>> = Arc::new(orch.store().clone());
+    let store = store.commands();
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
     let a = store.claim(&claim_params(1)).await.expect("claim a");
     assert_eq!(a.len(), 1);
     h.expire_lease(id).await;
-    assert_eq!(
-        orch::engine::reap_now(orch.engine()).await.expect("reap"),
-        1
-    );
+    assert_eq!(orch.engine().reap_now().await.expect("reap"), 1);
     h.exec(
         "UPDATE {commands} SET run_at = 0 WHERE id = {p1}",
         vec![id.as_uuid().into()],
@@ -101,7 +100,7 @@ pub async fn stale_completion_is_rejected(h: &Harness) {
         .expect("finish a");
     assert_eq!(stale, [false], "the stale worker is told it lost the lease");
     let renew = store
-        .renew(&[orch::store::LeaseRenewal {
+        .renew_leases(&[orch::store::LeaseRenewal {
             id,
             lease: a[0].lease,
             extend_by: Some(Duration::from_secs(60)),
@@ -179,10 +178,7 @@ pub async fn lease_lost_stops_the_handler(h: &Harness) {
     // Another process reaps it after the lease "expired".
     h.expire_lease(id).await;
     let other = h.builder().build().await.expect("build other");
-    assert_eq!(
-        orch::engine::reap_now(other.engine()).await.expect("reap"),
-        1
-    );
+    assert_eq!(other.engine().reap_now().await.expect("reap"), 1);
     wait_until(SOON, "the old handler to see its token", || async {
         ledger.saw("held:cancelled").then_some(())
     })

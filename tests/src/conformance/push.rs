@@ -139,7 +139,6 @@ pub async fn scheduled_command_waits_for_its_time(h: &Harness) {
     let rec = orch.get(later).await.expect("get").expect("exists");
     assert_eq!(rec.status, CommandStatus::Pending, "not due for an hour");
     h.make_due(later).await;
-    orch.client().wake();
     wait_for_status(h, later, CommandStatus::Succeeded, SOON).await;
     running.stop().await;
 }

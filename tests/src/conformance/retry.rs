@@ -1,7 +1,7 @@
 //! Failed attempts: retry with backoff, dead when exhausted, timeouts and panics.
 
+use orch::ListFilter;
 use orch::prelude::*;
-use orch::store::ListFilter;
 
 use super::{SOON, ledger};
 use crate::Harness;

@@ -1,6 +1,6 @@
 //! Migrations and table prefixes.
 
-use orch::store::ListFilter;
+use orch::ListFilter;
 use orch::{SeaStore, SeaStoreConfig};
 
 use crate::Harness;

@@ -12,13 +12,23 @@ use orch_core::store::{Finish, FinishOutcome, InsertCommand, StoreError};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use uuid::Uuid;
 
-use super::sql::Sql;
-use super::{id_value, micros, uuid_col};
-use crate::backend::{Backend, SqlType};
+use crate::backend::Backend;
 use crate::error::db_error;
+use crate::sql::Sql;
+use crate::sql::SqlType;
+use crate::sql::{id_value, micros, uuid_col};
 use crate::tables::Tables;
 
 const WHAT: &str = "record finished attempts";
+
+/// What a transition is fenced on beyond `(id, status = 'running', lease_token)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fence {
+    /// The lease alone (a worker finishing its own attempt).
+    Lease,
+    /// The lease, and only while it is expired by the database's clock (the reaper).
+    ExpiredLease,
+}
 
 /// One row of the transition: the values bound for it.
 pub(crate) struct Row {
@@ -33,7 +43,7 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    fn of(finish: &Finish) -> Self {
+    fn of(finish: &Finish, fence: Fence) -> Self {
         let (status, output, delay_us, refund, error) = match &finish.outcome {
             FinishOutcome::Succeeded { output } => (
                 CommandStatus::Succeeded,
@@ -73,7 +83,7 @@ impl Row {
                     e
                 }
             }),
-            expired_only: i32::from(finish.only_if_expired),
+            expired_only: i32::from(fence == Fence::ExpiredLease),
         }
     }
 }
@@ -84,11 +94,12 @@ pub(crate) async fn finish(
     tables: &Tables,
     notify: bool,
     batch: &[Finish],
+    fence: Fence,
 ) -> Result<Vec<bool>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
-    let rows: Vec<Row> = batch.iter().map(Row::of).collect();
+    let rows: Vec<Row> = batch.iter().map(|f| Row::of(f, fence)).collect();
     let needs_more = batch
         .iter()
         .any(|f| !f.follow_ups.is_empty() || failure_of(f).is_some());
@@ -97,7 +108,7 @@ pub(crate) async fn finish(
         let applied = update_returning(db, backend, tables, &rows).await?;
         return Ok(flags(batch, &applied));
     }
-    let txn = super::begin_write(db, WHAT).await?;
+    let txn = crate::sql::begin_write(db, WHAT).await?;
     let applied = if backend == Backend::MySql {
         super::finish_mysql::update_mysql(&txn, tables, &rows).await?
     } else {

@@ -12,10 +12,10 @@ use orch_core::store::{ClaimParams, ClaimedCommand, StoreError};
 use orch_core::{CommandId, LeaseToken};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, TransactionTrait};
 
-use super::sql::Sql;
-use super::{col, id_value, millis, to_u32, uuid_col};
 use crate::backend::Backend;
 use crate::error::db_error;
+use crate::sql::Sql;
+use crate::sql::{col, id_value, millis, to_u32, uuid_col};
 use crate::tables::Tables;
 
 const WHAT: &str = "claim due commands";
@@ -90,7 +90,7 @@ async fn claim_once(
             Ok(claimed)
         }
         Backend::Sqlite => {
-            let txn = super::begin_write(db, WHAT).await?;
+            let txn = crate::sql::begin_write(db, WHAT).await?;
             let claimed = claim_returning(&txn, backend, tables, params).await?;
             txn.commit().await.map_err(|e| db_error(WHAT, e))?;
             Ok(claimed)

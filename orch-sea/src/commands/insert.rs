@@ -7,14 +7,14 @@ use orch_core::store::{InsertCommand, Inserted, StoreError};
 use orch_core::{CommandId, When};
 use sea_orm::ConnectionTrait;
 
-use super::sql::Sql;
-use super::{id_value, micros, millis, uuid_col};
 use crate::backend::Backend;
 use crate::error::db_error;
+use crate::sql::Sql;
+use crate::sql::{id_value, micros, millis, uuid_col};
 use crate::tables::Tables;
 
 /// Rows per statement: 12 values each stays far below every backend's bind limit.
-const CHUNK: usize = 1000;
+pub(crate) const CHUNK: usize = 1000;
 
 /// Inserts `commands` through `conn` (a pool, or the caller's own transaction).
 pub(crate) async fn insert<C: ConnectionTrait>(
@@ -237,7 +237,7 @@ async fn existing_ids<C: ConnectionTrait>(
             .map_err(|e| db_error("read commands by idempotency key", e))?;
         for row in rows {
             let id = uuid_col(&row, 0, "read an idempotency key")?;
-            let key: String = super::col(&row, 1, "read an idempotency key")?;
+            let key: String = crate::sql::col(&row, 1, "read an idempotency key")?;
             found.insert(key, CommandId::from_uuid(id));
         }
     }

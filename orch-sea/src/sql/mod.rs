@@ -1,8 +1,18 @@
-//! [`Sql`]: a statement with its bind values, numbering placeholders per dialect.
+//! The statement builder and the SQL pieces every query folder shares.
+//!
+//! orch's SQL text lives only in the query folders: `commands/` (the command life cycle),
+//! `locks/` (named locks), `schema/` (migrations) and this one (the dialect pieces in
+//! `dialect.rs`). Identifiers come only from validated table prefixes; every value is bound.
+
+pub(crate) mod dialect;
+pub(crate) mod values;
+
+pub(crate) use dialect::SqlType;
+pub(crate) use values::{begin_write, col, id_value, micros, millis, time, to_u32, uuid_col};
 
 use sea_orm::{Statement, Value};
 
-use crate::backend::{Backend, SqlType};
+use crate::backend::Backend;
 
 /// A statement under construction. Identifiers come only from validated table names;
 /// every value is bound.

@@ -112,9 +112,6 @@ pub struct Finish {
     pub outcome: FinishOutcome,
     /// Commands inserted in the same transaction, only if the transition applies.
     pub follow_ups: Vec<InsertCommand>,
-    /// Apply only if the lease has expired by the database's clock (used by the reaper, so
-    /// a heartbeat that just renewed the lease wins).
-    pub only_if_expired: bool,
 }
 
 /// One lease to renew or check.
@@ -152,11 +149,11 @@ pub enum CancelOutcome {
     NotFound,
 }
 
-/// Which commands [`Store::list`](super::Store::list) returns.
+/// Which commands a listing returns.
 ///
 /// # Example
 /// ```
-/// use orch_core::{CommandStatus, store::ListFilter};
+/// use orch_core::{CommandStatus, ListFilter};
 /// let dead = ListFilter::new().status(CommandStatus::Dead).limit(50);
 /// # let _ = dead;
 /// ```

@@ -1,20 +1,27 @@
-//! The state the client and every engine service share.
+//! The state the client, the engine and every background service share.
+
+pub(crate) mod inflight;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::config::EngineConfig;
-use super::inflight::InFlight;
+use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
 use crate::extensions::Extensions;
 use crate::id::{CommandId, WorkerId};
 use crate::push::NewCommand;
 use crate::registry::Registry;
-use crate::store::{InsertCommand, Store};
+use crate::store::{
+    CommandStore, HeldLock, InsertCommand, LockHolder, LockStore, Store, StoreFuture,
+};
+use inflight::{InFlight, StopReason};
 
-pub(crate) struct Shared {
-    pub(crate) store: Arc<dyn Store>,
+/// The store, registry, settings and running attempts of one orch handle.
+pub(crate) struct Shared<Tx: ?Sized + 'static> {
+    pub(crate) store: Arc<dyn Store<Tx = Tx>>,
     pub(crate) registry: Registry,
     pub(crate) config: EngineConfig,
     pub(crate) state: Arc<Extensions>,
@@ -22,9 +29,50 @@ pub(crate) struct Shared {
     pub(crate) wake: Arc<Notify>,
     pub(crate) inflight: InFlight,
     pub(crate) worker: WorkerId,
+    /// The store's lock face, as an owned handle (locks outlive borrows of the store).
+    pub(crate) locks: Arc<dyn LockStore>,
+    /// Whether this engine is the elected leader right now.
+    leading: AtomicBool,
 }
 
-impl Shared {
+impl<Tx: ?Sized + 'static> Shared<Tx> {
+    pub(crate) fn new(
+        store: Arc<dyn Store<Tx = Tx>>,
+        registry: Registry,
+        config: EngineConfig,
+        state: Extensions,
+    ) -> Self {
+        Self {
+            locks: Arc::new(StoreLocks(store.clone())),
+            store,
+            registry,
+            config,
+            state: Arc::new(state),
+            wake: Arc::new(Notify::new()),
+            inflight: InFlight::default(),
+            worker: WorkerId::new(),
+            leading: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::Release);
+    }
+
+    pub(crate) fn is_leading(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// The command face of the store.
+    pub(crate) fn commands(&self) -> &dyn CommandStore<Tx> {
+        self.store.commands()
+    }
+
+    /// Stops a running attempt of `id` in this process after a cancel.
+    pub(crate) fn stop_canceled(&self, id: CommandId) {
+        self.inflight.stop(id, StopReason::Canceled);
+    }
+
     /// Applies the defaults and limits to a serialized command.
     pub(crate) fn resolve(
         &self,
@@ -100,5 +148,23 @@ impl Shared {
             message.push_str("...");
         }
         message
+    }
+}
+
+/// The lock face of a shared store as a trait object of its own.
+struct StoreLocks<Tx: ?Sized + 'static>(Arc<dyn Store<Tx = Tx>>);
+
+impl<Tx: ?Sized + 'static> LockStore for StoreLocks<Tx> {
+    fn try_lock<'a>(
+        &'a self,
+        name: &'a str,
+        holder: uuid::Uuid,
+        ttl: Duration,
+    ) -> StoreFuture<'a, Option<Box<dyn HeldLock>>> {
+        self.0.locks().try_lock(name, holder, ttl)
+    }
+
+    fn holder<'a>(&'a self, name: &'a str) -> StoreFuture<'a, Option<LockHolder>> {
+        self.0.locks().holder(name)
     }
 }

@@ -1,4 +1,5 @@
-//! The DDL of every migration, per dialect.
+//! The DDL of every migration, per dialect. A migration, once released, never changes: a
+//! new schema version is a new function here.
 
 use crate::backend::Backend;
 use crate::tables::Tables;
@@ -25,7 +26,7 @@ pub(crate) fn migrations_table(b: Backend, t: &Tables) -> String {
 
 /// Every migration, oldest first.
 pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
-    vec![create_commands(b, t)]
+    vec![create_commands(b, t), create_locks(b, t)]
 }
 
 fn create_commands(b: Backend, t: &Tables) -> Migration {
@@ -107,9 +108,36 @@ fn create_commands(b: Backend, t: &Tables) -> Migration {
     }
 }
 
+/// Version 2: the lock table. It keeps each lock name's fencing token on every backend,
+/// the current holder (for observers), and on SQLite the lease itself (`expires_at`).
+fn create_locks(b: Backend, t: &Tables) -> Migration {
+    let (uuid, tail) = match b {
+        Backend::Postgres => ("UUID", ""),
+        Backend::MySql => (
+            "BINARY(16)",
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        ),
+        Backend::Sqlite => ("BLOB", ""),
+    };
+    Migration {
+        version: 2,
+        name: "create_locks",
+        statements: vec![format!(
+            "CREATE TABLE {} (
+                name VARCHAR(255) NOT NULL PRIMARY KEY,
+                token BIGINT NOT NULL,
+                holder {uuid} NULL,
+                acquired_at BIGINT NULL,
+                expires_at BIGINT NULL
+            ){tail}",
+            t.locks
+        )],
+    }
+}
+
 /// Statements that drop every orch table for this prefix (tests and tools only).
 pub(crate) fn drop_all(t: &Tables) -> Vec<String> {
-    [&t.errors, &t.commands, &t.migrations]
+    [&t.errors, &t.commands, &t.locks, &t.migrations]
         .into_iter()
         .map(|table| format!("DROP TABLE IF EXISTS {table}"))
         .collect()

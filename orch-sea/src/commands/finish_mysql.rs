@@ -9,10 +9,10 @@ use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use super::finish::{Row, bind_row, set_list};
-use super::sql::Sql;
-use super::uuid_col;
 use crate::backend::Backend;
 use crate::error::db_error;
+use crate::sql::Sql;
+use crate::sql::uuid_col;
 use crate::tables::Tables;
 
 const WHAT: &str = "record finished attempts";
@@ -41,9 +41,9 @@ pub(crate) async fn update_mysql<C: ConnectionTrait>(
     let mut matched = HashSet::new();
     for row in &locked {
         let id = uuid_col(row, 0, WHAT)?;
-        let token: Option<Uuid> = super::col(row, 1, WHAT)?;
-        let expired: i64 = super::col::<i64>(row, 2, WHAT)
-            .or_else(|_| super::col::<i32>(row, 2, WHAT).map(i64::from))?;
+        let token: Option<Uuid> = crate::sql::col(row, 1, WHAT)?;
+        let expired: i64 = crate::sql::col::<i64>(row, 2, WHAT)
+            .or_else(|_| crate::sql::col::<i32>(row, 2, WHAT).map(i64::from))?;
         if rows
             .iter()
             .any(|r| r.id == id && Some(r.token) == token && (r.expired_only == 0 || expired == 1))

@@ -8,11 +8,13 @@
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement};
 use tracing::info;
 
+mod migrations;
+
 use crate::backend::Backend;
 use crate::error::db_error;
-use crate::queries::schema::{self, Migration};
-use crate::queries::sql::Sql;
+use crate::sql::Sql;
 use crate::tables::Tables;
+use migrations::Migration;
 use orch_core::store::StoreError;
 
 /// How long MySQL waits for another instance's migration lock, in seconds.
@@ -24,7 +26,7 @@ pub(crate) async fn run(
     backend: Backend,
     tables: &Tables,
 ) -> Result<Vec<i64>, StoreError> {
-    let txn = crate::queries::begin_write(db, "begin the migration transaction").await?;
+    let txn = crate::sql::begin_write(db, "begin the migration transaction").await?;
     let lock_name = format!("orch_migrate_{}", tables.prefix);
     match backend {
         Backend::Postgres => {
@@ -65,7 +67,7 @@ async fn apply(
     backend: Backend,
     tables: &Tables,
 ) -> Result<Vec<i64>, StoreError> {
-    txn.execute_unprepared(&schema::migrations_table(backend, tables))
+    txn.execute_unprepared(&migrations::migrations_table(backend, tables))
         .await
         .map_err(|e| db_error("create the migration table", e))?;
     let rows = txn
@@ -84,7 +86,7 @@ async fn apply(
         version,
         name,
         statements,
-    } in schema::migrations(backend, tables)
+    } in migrations::migrations(backend, tables)
     {
         if done.contains(&version) {
             continue;
@@ -121,7 +123,7 @@ async fn exec(txn: &DatabaseTransaction, stmt: Statement, what: &str) -> Result<
 
 /// Drops every orch table of this prefix.
 pub(crate) async fn drop_all(db: &DatabaseConnection, tables: &Tables) -> Result<(), StoreError> {
-    for statement in schema::drop_all(tables) {
+    for statement in migrations::drop_all(tables) {
         db.execute_unprepared(&statement)
             .await
             .map_err(|e| db_error("drop orch tables", e))?;

@@ -6,10 +6,10 @@ use orch_core::store::{LeaseRenewal, StoreError};
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use super::sql::Sql;
-use super::{col, id_value, micros, uuid_col};
 use crate::backend::Backend;
 use crate::error::db_error;
+use crate::sql::Sql;
+use crate::sql::{col, id_value, micros, uuid_col};
 use crate::tables::Tables;
 
 const WHAT: &str = "renew leases";

@@ -1,15 +1,5 @@
-//! Every SQL statement orch runs. No SQL text exists outside this folder (and the dialect
-//! pieces in `backend.rs`).
-
-pub(crate) mod cancel;
-pub(crate) mod claim;
-pub(crate) mod finish;
-pub(crate) mod finish_mysql;
-pub(crate) mod insert;
-pub(crate) mod read;
-pub(crate) mod renew;
-pub(crate) mod schema;
-pub(crate) mod sql;
+//! Bound values and read-back columns shared by every statement, and the write
+//! transaction.
 
 use orch_core::CommandId;
 use sea_orm::{QueryResult, Value};
@@ -36,6 +26,11 @@ pub(crate) async fn begin_write(
 /// The value bound for a command id.
 pub(crate) fn id_value(id: CommandId) -> Value {
     Value::from(id.as_uuid())
+}
+
+/// Microseconds since the epoch as a UTC time.
+pub(crate) fn time(us: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(us).unwrap_or_default()
 }
 
 /// Reads column `index` of `row`.

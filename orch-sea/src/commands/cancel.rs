@@ -5,10 +5,10 @@ use orch_core::CommandStatus;
 use orch_core::store::{CancelOutcome, CancelParams, StoreError};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
-use super::sql::Sql;
-use super::{col, id_value};
 use crate::backend::Backend;
 use crate::error::{corrupt, db_error};
+use crate::sql::Sql;
+use crate::sql::{col, id_value};
 use crate::tables::Tables;
 
 const WHAT: &str = "cancel a command";
@@ -21,7 +21,7 @@ pub(crate) async fn cancel(
     params: &CancelParams,
 ) -> Result<CancelOutcome, StoreError> {
     let t = &tables.commands;
-    let txn = super::begin_write(db, WHAT).await?;
+    let txn = crate::sql::begin_write(db, WHAT).await?;
     let mut sql = Sql::new(backend);
     sql.push("SELECT status FROM ")
         .push(t)

@@ -7,21 +7,16 @@ use orch_core::store::{AttemptError, ClaimedCommand, CommandRecord, ListFilter, 
 use orch_core::{CommandId, CommandStatus, FailureKind, LeaseToken};
 use sea_orm::{ConnectionTrait, QueryResult};
 
-use super::sql::Sql;
-use super::{col, id_value, to_u32, uuid_col};
 use crate::backend::Backend;
 use crate::error::{corrupt, db_error};
+use crate::sql::Sql;
+use crate::sql::{col, id_value, time, to_u32, uuid_col};
 use crate::tables::Tables;
 
 const WHAT: &str = "read a command";
 
 const COLUMNS: &str = "id, name, target, status, input, output, attempts, max_attempts, timeout_ms, \
     run_at, created_at, started_at, finished_at, lease_expires_at, last_error, idempotency_key, parent_id";
-
-/// Microseconds since the epoch as a UTC time.
-pub(crate) fn time(us: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(us).unwrap_or_default()
-}
 
 pub(crate) async fn get<C: ConnectionTrait>(
     conn: &C,

@@ -1,0 +1,59 @@
+//! The one retry-or-dead decision, shared by the executor (a failed attempt) and the
+//! reaper (an attempt whose lease expired).
+
+use tracing::{debug, warn};
+
+use crate::failure::{Failure, FailureKind};
+use crate::registry::{Entry, Terminal};
+use crate::shared::Shared;
+use crate::store::{ClaimedCommand, Finish, FinishOutcome, InsertCommand};
+
+/// The finish of a failed attempt: a retry after backoff while attempts remain and the
+/// failure is retryable, otherwise dead with the command type's `on_failure` follow-ups
+/// (computed from `entry`; none when this process has no handler for the name).
+pub(crate) fn failed_attempt<Tx: ?Sized + 'static>(
+    shared: &Shared<Tx>,
+    entry: Option<&Entry>,
+    cmd: &ClaimedCommand,
+    kind: FailureKind,
+    message: String,
+) -> Finish {
+    let failure = Failure {
+        kind,
+        message: shared.truncate_error(message),
+        attempt: cmd.attempt,
+    };
+    debug!(command.id = %cmd.id, command.name = %cmd.name, attempt = cmd.attempt, %kind, "attempt failed");
+    let (outcome, follow_ups) = if kind.is_retryable() && cmd.attempt < cmd.max_attempts {
+        let delay = shared.config.retry_policy(&cmd.name).delay(cmd.attempt);
+        (FinishOutcome::Retry { failure, delay }, Vec::new())
+    } else {
+        let follow_ups = entry.map_or_else(Vec::new, |entry| {
+            dead_follow_ups(shared, entry, cmd, &failure)
+        });
+        (FinishOutcome::Dead { failure }, follow_ups)
+    };
+    Finish {
+        id: cmd.id,
+        lease: cmd.lease,
+        outcome,
+        follow_ups,
+    }
+}
+
+fn dead_follow_ups<Tx: ?Sized + 'static>(
+    shared: &Shared<Tx>,
+    entry: &Entry,
+    cmd: &ClaimedCommand,
+    failure: &Failure,
+) -> Vec<InsertCommand> {
+    if failure.kind == FailureKind::Decode {
+        return Vec::new();
+    }
+    let computed = (entry.command.terminal_follow_ups)(&cmd.input, Terminal::Failed(failure))
+        .and_then(|f| shared.resolve_follow_ups(cmd.id, f));
+    computed.unwrap_or_else(|message| {
+        warn!(command.id = %cmd.id, command.name = %cmd.name, %message, "on_failure follow-ups dropped");
+        Vec::new()
+    })
+}

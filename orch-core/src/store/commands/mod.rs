@@ -1,0 +1,60 @@
+//! [`CommandStore`]: the command life cycle, one method per transition.
+
+mod params;
+mod record;
+
+pub use params::{
+    CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, Finish, FinishOutcome, InsertCommand,
+    Inserted, LeaseRenewal, ListFilter,
+};
+pub use record::{AttemptError, CommandRecord, OutputError};
+
+use super::StoreFuture;
+use crate::id::CommandId;
+
+/// Durable command rows. See the [module docs](super) for the lease protocol; `Tx` is the
+/// backend's [`Store::Tx`](super::Store::Tx).
+pub trait CommandStore<Tx: ?Sized>: Send + Sync {
+    /// Inserts commands atomically: all of them or none. A command whose idempotency key
+    /// already exists is not inserted; the existing row's id is returned instead.
+    fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Inserted>>;
+
+    /// Inserts commands through the caller's connection or transaction: they exist exactly
+    /// when it commits.
+    fn insert_in<'a>(
+        &'a self,
+        tx: &'a Tx,
+        commands: &'a [InsertCommand],
+    ) -> StoreFuture<'a, Vec<Inserted>>;
+
+    /// Claims up to `params.limit` due commands under a new lease, oldest `run_at` first.
+    fn claim<'a>(&'a self, params: &'a ClaimParams) -> StoreFuture<'a, Vec<ClaimedCommand>>;
+
+    /// Applies fenced end-of-attempt transitions, with their error rows and follow-ups, in
+    /// one transaction. Returns, for each item in order, whether it applied (false: the
+    /// lease was lost).
+    fn finish<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>>;
+
+    /// Extends (or only checks) leases. Returns, for each item in order, whether the lease
+    /// is still held (false: the command was canceled, rescued or finished elsewhere).
+    fn renew_leases<'a>(&'a self, leases: &'a [LeaseRenewal]) -> StoreFuture<'a, Vec<bool>>;
+
+    /// Running commands whose lease expired by the database's clock, at most `limit`,
+    /// oldest expiry first.
+    fn find_expired(&self, limit: u32) -> StoreFuture<'_, Vec<ClaimedCommand>>;
+
+    /// Takes back commands whose lease expired: like [`CommandStore::finish`], but each
+    /// transition applies only while its lease is still expired by the database's clock,
+    /// so a heartbeat that renewed it in the meantime wins.
+    fn rescue_expired<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>>;
+
+    /// Cancels a pending or running command, inserting its follow-ups in the same
+    /// transaction.
+    fn cancel<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, CancelOutcome>;
+
+    /// Reads one command with its recorded errors, from one snapshot.
+    fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>>;
+
+    /// Lists commands matching a filter, newest first (without their errors).
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> StoreFuture<'a, Vec<CommandRecord>>;
+}

@@ -1,0 +1,122 @@
+//! The command face on sea-orm: [`CommandStore`] for [`SeaStore`], one file per transition.
+
+pub(crate) mod cancel;
+pub(crate) mod claim;
+pub(crate) mod finish;
+pub(crate) mod finish_mysql;
+pub(crate) mod insert;
+pub(crate) mod read;
+pub(crate) mod renew;
+
+use orch_core::CommandId;
+use orch_core::store::{
+    CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, CommandStore, Finish,
+    InsertCommand, Inserted, LeaseRenewal, ListFilter, StoreFuture,
+};
+use sea_orm::{IsolationLevel, TransactionTrait};
+
+use crate::conn::{AnyConnection, Dyn};
+use crate::error::db_error;
+use crate::store::SeaStore;
+
+impl CommandStore<dyn AnyConnection> for SeaStore {
+    fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Inserted>> {
+        let i = self.inner();
+        Box::pin(async move {
+            if commands.len() <= insert::CHUNK {
+                // One statement: atomic on its own.
+                return insert::insert(&i.db, i.backend, &i.tables, self.notify(), commands).await;
+            }
+            let txn = crate::sql::begin_write(&i.db, "insert commands").await?;
+            let inserted =
+                insert::insert(&txn, i.backend, &i.tables, self.notify(), commands).await?;
+            txn.commit()
+                .await
+                .map_err(|e| db_error("insert commands", e))?;
+            Ok(inserted)
+        })
+    }
+
+    fn insert_in<'a>(
+        &'a self,
+        tx: &'a dyn AnyConnection,
+        commands: &'a [InsertCommand],
+    ) -> StoreFuture<'a, Vec<Inserted>> {
+        let i = self.inner();
+        Box::pin(async move {
+            insert::insert(&Dyn(tx), i.backend, &i.tables, self.notify(), commands).await
+        })
+    }
+
+    fn claim<'a>(&'a self, params: &'a ClaimParams) -> StoreFuture<'a, Vec<ClaimedCommand>> {
+        let i = self.inner();
+        Box::pin(claim::claim(&i.db, i.backend, &i.tables, params))
+    }
+
+    fn finish<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
+        let i = self.inner();
+        Box::pin(finish::finish(
+            &i.db,
+            i.backend,
+            &i.tables,
+            self.notify(),
+            batch,
+            finish::Fence::Lease,
+        ))
+    }
+
+    fn renew_leases<'a>(&'a self, leases: &'a [LeaseRenewal]) -> StoreFuture<'a, Vec<bool>> {
+        let i = self.inner();
+        Box::pin(renew::renew(&i.db, i.backend, &i.tables, leases))
+    }
+
+    fn find_expired(&self, limit: u32) -> StoreFuture<'_, Vec<ClaimedCommand>> {
+        let i = self.inner();
+        Box::pin(read::expired(&i.db, i.backend, &i.tables, limit))
+    }
+
+    fn rescue_expired<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
+        let i = self.inner();
+        Box::pin(finish::finish(
+            &i.db,
+            i.backend,
+            &i.tables,
+            self.notify(),
+            batch,
+            finish::Fence::ExpiredLease,
+        ))
+    }
+
+    fn cancel<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, CancelOutcome> {
+        let i = self.inner();
+        Box::pin(cancel::cancel(
+            &i.db,
+            i.backend,
+            &i.tables,
+            self.notify(),
+            params,
+        ))
+    }
+
+    fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>> {
+        let i = self.inner();
+        Box::pin(async move {
+            // The row and its errors come from one snapshot, so a record never shows an
+            // attempt's error without the attempt (or the other way round).
+            let txn =
+                i.db.begin_with_config(Some(IsolationLevel::RepeatableRead), None)
+                    .await
+                    .map_err(|e| db_error("read a command", e))?;
+            let record = read::get(&txn, i.backend, &i.tables, id).await?;
+            txn.commit()
+                .await
+                .map_err(|e| db_error("read a command", e))?;
+            Ok(record)
+        })
+    }
+
+    fn list<'a>(&'a self, filter: &'a ListFilter) -> StoreFuture<'a, Vec<CommandRecord>> {
+        let i = self.inner();
+        Box::pin(read::list(&i.db, i.backend, &i.tables, filter))
+    }
+}
