@@ -6,7 +6,9 @@ pub mod chaining;
 pub mod concurrency;
 pub mod connection;
 pub mod crash;
+pub mod leader;
 pub mod lease;
+pub mod locks;
 pub mod push;
 pub mod retry;
 pub mod routing;
@@ -64,6 +66,13 @@ macro_rules! conformance_suite {
             schema::migrations_are_idempotent_and_concurrent,
             schema::table_prefixes_isolate,
             concurrency::two_engines_ten_thousand_commands_exactly_once,
+            locks::lock_excludes_and_tokens_increase,
+            locks::bad_lock_names_are_refused,
+            locks::canceled_acquire_leaves_the_lock_free,
+            locks::lock_excludes_fifty_tasks_in_two_processes,
+            locks::killed_holder_frees_the_lock,
+            leader::one_leader_and_a_successor,
+            leader::killed_leader_is_replaced,
         );
     };
 }
