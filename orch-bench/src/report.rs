@@ -73,5 +73,5 @@ pub(crate) fn write_json(
 }
 
 fn orch_sea_redact(url: &str) -> String {
-    orch::redact(url)
+    orch::internal::redact(url)
 }

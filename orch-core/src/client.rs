@@ -9,7 +9,7 @@ use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::id::CommandId;
 use crate::lock::Lock;
-use crate::push::{NewCommand, Push};
+use crate::push::{NewCommand, Push, Pushed};
 use crate::registry::Terminal;
 use crate::shared::Shared;
 use crate::status::CommandStatus;
@@ -58,6 +58,15 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
     /// # Errors
     /// As [`Client::push`], and options out of range.
     pub async fn push_with<C: Command>(&self, cmd: C, push: Push) -> Result<CommandId> {
+        Ok(self.submit(cmd, push).await?.id)
+    }
+
+    /// [`Client::push_with`], saying whether the push created the command or found one
+    /// with the same idempotency key.
+    ///
+    /// # Errors
+    /// As [`Client::push_with`].
+    pub async fn submit<C: Command>(&self, cmd: C, push: Push) -> Result<Pushed> {
         let insert = self.prepare(&cmd, push)?;
         let inserted = self
             .shared
@@ -65,7 +74,7 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
             .insert(std::slice::from_ref(&insert))
             .await?;
         self.wake();
-        Ok(inserted.first().map_or(insert.id, |i| i.id))
+        Ok(pushed(&insert, &inserted))
     }
 
     /// Pushes a command inside the caller's own connection or transaction: it exists
@@ -82,6 +91,15 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
     /// # Errors
     /// As [`Client::push_with`].
     pub async fn push_in_with<C: Command>(&self, tx: &Tx, cmd: C, push: Push) -> Result<CommandId> {
+        Ok(self.submit_in(tx, cmd, push).await?.id)
+    }
+
+    /// [`Client::push_in_with`], saying whether the push created the command (see
+    /// [`Client::submit`]).
+    ///
+    /// # Errors
+    /// As [`Client::push_with`].
+    pub async fn submit_in<C: Command>(&self, tx: &Tx, cmd: C, push: Push) -> Result<Pushed> {
         let insert = self.prepare(&cmd, push)?;
         let inserted = self
             .shared
@@ -91,7 +109,7 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         // Engines in this process look at once; if the transaction has not committed yet,
         // they find nothing and the next wake-up or poll picks the command up.
         self.wake();
-        Ok(inserted.first().map_or(insert.id, |i| i.id))
+        Ok(pushed(&insert, &inserted))
     }
 
     /// Pushes many commands of one type atomically; returns their ids in order.
@@ -202,4 +220,18 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
     pub async fn database_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         Ok(self.shared.store.now().await?)
     }
+}
+
+/// The outcome of a one-command insert.
+fn pushed(insert: &InsertCommand, inserted: &[crate::store::Inserted]) -> Pushed {
+    inserted.first().map_or(
+        Pushed {
+            id: insert.id,
+            created: true,
+        },
+        |i| Pushed {
+            id: i.id,
+            created: i.created,
+        },
+    )
 }

@@ -44,6 +44,20 @@ type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 ///
 /// Any `std::error::Error` converts into a retryable one, so `?` works in handlers; use
 /// [`HandlerError::fatal`] or [`ResultExt::fatal`] for errors a retry cannot fix.
+///
+/// Like `anyhow::Error`, it is not itself a `std::error::Error` (that would clash with the
+/// blanket conversion from every error), but it derefs to one, converts into
+/// `Box<dyn Error + Send + Sync>`, and `.source()` returns the error it wraps.
+///
+/// # Example
+/// ```
+/// use orch_core::HandlerError;
+/// let error: HandlerError = std::io::Error::other("disk full").into();
+/// let as_std: &(dyn std::error::Error + Send + Sync) = &*error;
+/// assert_eq!(as_std.to_string(), "disk full");
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = error.into();
+/// # let _ = boxed;
+/// ```
 pub struct HandlerError {
     retryable: bool,
     source: BoxError,
@@ -95,6 +109,26 @@ impl fmt::Display for HandlerError {
             next = cause.source();
         }
         Ok(())
+    }
+}
+
+impl std::ops::Deref for HandlerError {
+    type Target = dyn std::error::Error + Send + Sync + 'static;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.source
+    }
+}
+
+impl AsRef<dyn std::error::Error + Send + Sync + 'static> for HandlerError {
+    fn as_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.source
+    }
+}
+
+impl From<HandlerError> for BoxError {
+    fn from(error: HandlerError) -> Self {
+        error.source
     }
 }
 

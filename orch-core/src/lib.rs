@@ -17,6 +17,7 @@
 pub mod __private;
 mod client;
 mod command;
+pub mod config;
 mod context;
 pub mod engine;
 mod error;
@@ -37,8 +38,9 @@ pub mod store;
 
 pub use client::Client;
 pub use command::{Chain, ChainEvent, Command};
+pub use config::EngineConfig;
 pub use context::Ctx;
-pub use engine::{Engine, EngineBuilder, EngineConfig};
+pub use engine::{Engine, EngineBuilder};
 pub use error::{ConfigError, Error, Result};
 pub use extensions::Extensions;
 pub use failure::{Failure, FailureKind};
@@ -46,7 +48,7 @@ pub use follow_ups::FollowUps;
 pub use handler::{Handler, HandlerError, ResultExt};
 pub use id::{CommandId, LeaseToken, WorkerId};
 pub use lock::{Lock, LockGuard};
-pub use push::{NewCommand, Push, When};
+pub use push::{NewCommand, Push, Pushed, When};
 pub use registry::Registry;
 pub use retry::RetryPolicy;
 pub use services::leader::LeaderInfo;
@@ -57,6 +59,6 @@ pub use store::{AttemptError, CancelOutcome, CommandRecord, ListFilter, OutputEr
 pub mod prelude {
     pub use crate::{
         CancelOutcome, Chain, Command, CommandId, CommandRecord, CommandStatus, Ctx, Failure,
-        FailureKind, FollowUps, Handler, HandlerError, Push, ResultExt,
+        FailureKind, FollowUps, Handler, HandlerError, ListFilter, Push, ResultExt,
     };
 }

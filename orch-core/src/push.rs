@@ -64,7 +64,9 @@ impl Push {
     }
 
     /// Deduplicates pushes: a second push with the same key returns the first command's id
-    /// and inserts nothing, for as long as that command's row exists.
+    /// and inserts nothing, for as long as that command's row exists. Keys are unique
+    /// across the whole table prefix, not per command name: prefix them with the name
+    /// (`"invoice:7"`) when two command types could share one. 1–255 bytes.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
         self.idempotency_key = Some(key.into());
         self
@@ -81,6 +83,28 @@ impl Push {
         self.retries = Some(retries);
         self
     }
+}
+
+/// What a push did: the command's id, and whether this push created it or found it
+/// already there under the same idempotency key.
+///
+/// # Example
+/// ```
+/// # use orch_core::{CommandId, Pushed};
+/// # fn f(pushed: Pushed) {
+/// if !pushed.created {
+///     println!("deduplicated: {} already existed", pushed.id);
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Pushed {
+    /// The command's id: the new one, or the existing command's for a duplicate key.
+    pub id: CommandId,
+    /// False when a command with the same idempotency key already existed and nothing was
+    /// inserted.
+    pub created: bool,
 }
 
 /// A command serialized for insertion, before the client's defaults are applied.

@@ -21,7 +21,16 @@ const LONGEST_SUFFIX: usize = "command_errors_command".len();
 /// PostgreSQL truncates identifiers past 63 bytes (MySQL refuses past 64).
 const IDENTIFIER_BUDGET: usize = 63;
 
-/// Storage settings. Every field documents its default.
+/// Storage settings. Every field documents its default; change them with the `with_*`
+/// setters.
+///
+/// # Example
+/// ```
+/// let config = orch_sea::SeaStoreConfig::default()
+///     .with_table_prefix("billing_")
+///     .with_max_connections(Some(20));
+/// assert_eq!(config.table_prefix, "billing_");
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SeaStoreConfig {
@@ -49,6 +58,43 @@ impl Default for SeaStoreConfig {
             migrate: true,
             notify: true,
         }
+    }
+}
+
+impl SeaStoreConfig {
+    /// With `table_prefix` set: the table prefix: `^[a-z][a-z0-9_]*$`, short enough that every table and index name.
+    #[must_use]
+    pub fn with_table_prefix(mut self, value: impl Into<String>) -> Self {
+        self.table_prefix = value.into();
+        self
+    }
+
+    /// With `max_connections` set: pool size.
+    #[must_use]
+    pub fn with_max_connections(mut self, value: Option<u32>) -> Self {
+        self.max_connections = value;
+        self
+    }
+
+    /// With `acquire_timeout` set: how long to wait for a pooled connection.
+    #[must_use]
+    pub fn with_acquire_timeout(mut self, value: Duration) -> Self {
+        self.acquire_timeout = value;
+        self
+    }
+
+    /// With `migrate` set: whether to run orch's migrations when connecting.
+    #[must_use]
+    pub fn with_migrate(mut self, value: bool) -> Self {
+        self.migrate = value;
+        self
+    }
+
+    /// With `notify` set: whether PostgreSQL inserts send a `NOTIFY` that wakes idle engines elsewhere.
+    #[must_use]
+    pub fn with_notify(mut self, value: bool) -> Self {
+        self.notify = value;
+        self
     }
 }
 

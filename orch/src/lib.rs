@@ -61,19 +61,29 @@ mod orch;
 #[doc(hidden)]
 pub use orch_core::__private;
 pub use orch_core::{
-    AttemptError, CancelOutcome, Chain, ChainEvent, Client, Command, CommandId, CommandRecord,
-    CommandStatus, ConfigError, Ctx, Engine, EngineConfig, Error, Extensions, Failure, FailureKind,
-    FollowUps, Handler, HandlerError, LeaderInfo, LeaseToken, ListFilter, Lock, LockGuard,
-    NewCommand, OutputError, Push, Registry, Result, ResultExt, RetryPolicy, When, WorkerId,
-    engine, lock, store,
+    AttemptError, CancelOutcome, Chain, ChainEvent, Command, CommandId, CommandRecord,
+    CommandStatus, ConfigError, Ctx, EngineConfig, Error, Extensions, Failure, FailureKind,
+    FollowUps, Handler, HandlerError, LeaderInfo, ListFilter, Lock, LockGuard, OutputError, Push,
+    Pushed, Result, ResultExt, RetryPolicy, When, WorkerId, config, lock,
 };
 pub use orch_macros::{orch_command, orch_handler};
-pub use orch_sea::{
-    AnyConnection, Backend, SeaStore, SeaStoreConfig, SeaStoreError, redact, validate_table_prefix,
-};
+pub use orch_sea::SeaStoreConfig;
 
 pub use builder::OrchBuilder;
 pub use orch::Orch;
+
+/// The parts beneath [`Orch`]: the storage seam, the engine and client it wraps, and the
+/// sea-orm backend. Tools, tests and other backends use them; **they are not stable API
+/// until 1.0**, and an application should not need them.
+pub mod internal {
+    pub use orch_core::store;
+    pub use orch_core::{
+        Client, Engine, EngineBuilder, LeaseToken, NewCommand, Registry, registry,
+    };
+    pub use orch_sea::{
+        AnyConnection, Backend, SeaStore, SeaStoreError, redact, validate_table_prefix,
+    };
+}
 
 /// Everything a program using orch usually needs: `use orch::prelude::*;`.
 pub mod prelude {

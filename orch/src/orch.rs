@@ -2,10 +2,10 @@
 
 use orch_core::{
     CancelOutcome, Client, Command, CommandId, CommandRecord, Engine, LeaderInfo, ListFilter, Lock,
-    Push, Result,
+    Push, Pushed, Result, WorkerId,
 };
 use orch_sea::{AnyConnection, SeaStore};
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio_util::sync::CancellationToken;
 
 use crate::builder::OrchBuilder;
@@ -80,7 +80,28 @@ impl Orch {
         self.client.push_with(cmd, push).await
     }
 
-    /// Pushes many commands of one type in one statement per thousand.
+    /// [`Orch::push_with`], saying whether the push created the command or found one with
+    /// the same idempotency key (keys are unique across the table prefix, not per name).
+    ///
+    /// # Example
+    /// ```
+    /// use orch::prelude::*;
+    /// # #[orch_command] #[derive(Serialize, Deserialize)] struct Invoice { order: u64 }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> orch::Result<()> {
+    /// # let orch = Orch::builder().database("sqlite::memory:").build().await?;
+    /// let opts = Push::new().idempotency_key("invoice:7");
+    /// let first = orch.submit(Invoice { order: 7 }, opts.clone()).await?;
+    /// let again = orch.submit(Invoice { order: 7 }, opts).await?;
+    /// assert!(first.created && !again.created);
+    /// assert_eq!(first.id, again.id);
+    /// # Ok(()) }
+    /// ```
+    pub async fn submit<C: Command>(&self, cmd: C, push: Push) -> Result<Pushed> {
+        self.client.submit(cmd, push).await
+    }
+
+    /// Pushes many commands of one type atomically (all or none), one statement per
+    /// thousand.
     pub async fn push_many<C, I>(&self, cmds: I) -> Result<Vec<CommandId>>
     where
         C: Command,
@@ -102,7 +123,7 @@ impl Orch {
     /// # #[orch_command] #[derive(Serialize, Deserialize)] struct SendReceipt { order: u64 }
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let orch = Orch::builder().database("sqlite::memory:").build().await?;
-    /// let db = orch.store().connection();
+    /// let db = orch.connection();
     /// let txn = db.begin().await?;
     /// // … the application's own writes on `txn` …
     /// let id = orch.push_in(&txn, SendReceipt { order: 7 }).await?;
@@ -126,6 +147,17 @@ impl Orch {
         push: Push,
     ) -> Result<CommandId> {
         self.client.push_in_with(conn, cmd, push).await
+    }
+
+    /// [`Orch::push_in_with`], saying whether the push created the command (see
+    /// [`Orch::submit`]).
+    pub async fn submit_in<Conn: ConnectionTrait + Send + 'static, C: Command>(
+        &self,
+        conn: &Conn,
+        cmd: C,
+        push: Push,
+    ) -> Result<Pushed> {
+        self.client.submit_in(conn, cmd, push).await
     }
 
     /// Cancels a pending or running command (a running handler's token fires); the command
@@ -203,17 +235,39 @@ impl Orch {
         self.engine.run(shutdown).await
     }
 
-    /// The client.
+    /// The database connection pool orch uses: begin your own transactions on it for
+    /// [`Orch::push_in`].
+    pub fn connection(&self) -> &DatabaseConnection {
+        self.store.connection()
+    }
+
+    /// This handle's worker id: the lease owner of what its engine claims, and its id as a
+    /// leader or lock holder.
+    pub fn worker_id(&self) -> WorkerId {
+        self.engine.worker_id()
+    }
+
+    /// Recovers every command whose lease expired, now, whether or not this engine leads
+    /// (tools and tests; the leader's reaper does it every `reaper_interval`). Returns how
+    /// many were recovered.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn reap_now(&self) -> Result<usize> {
+        self.engine.reap_now().await
+    }
+
+    /// The client beneath this handle ([`internal`](crate::internal) API).
     pub fn client(&self) -> &Client<dyn AnyConnection> {
         &self.client
     }
 
-    /// The engine.
+    /// The engine beneath this handle ([`internal`](crate::internal) API).
     pub fn engine(&self) -> &Engine<dyn AnyConnection> {
         &self.engine
     }
 
-    /// The SQL store.
+    /// The SQL store beneath this handle ([`internal`](crate::internal) API).
     pub fn store(&self) -> &SeaStore {
         &self.store
     }

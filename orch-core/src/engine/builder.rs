@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::Engine;
-use super::config::EngineConfig;
 use crate::command::Command;
+use crate::config::EngineConfig;
 use crate::error::Result;
 use crate::extensions::Extensions;
 use crate::handler::Handler;

@@ -22,7 +22,6 @@
 
 mod builder;
 mod completer;
-pub mod config;
 mod executor;
 mod producer;
 
@@ -38,9 +37,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 pub use builder::EngineBuilder;
-pub use config::EngineConfig;
 
 use crate::client::Client;
+use crate::config::EngineConfig;
 use crate::error::{ConfigError, Result};
 use crate::id::WorkerId;
 use crate::services::heartbeat::Heartbeat;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::engine::EngineConfig;
+use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::extensions::Extensions;
 use crate::id::{CommandId, WorkerId};

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use orch::WorkerId;
+use orch::internal::LeaseToken;
+use orch::internal::store::{ClaimParams, Finish, FinishOutcome, Store};
 use orch::prelude::*;
-use orch::store::{ClaimParams, Finish, FinishOutcome, Store};
-use orch::{LeaseToken, WorkerId};
 
 use super::{SOON, ledger};
 use crate::Harness;
@@ -78,7 +79,8 @@ pub async fn stale_completion_is_rejected(h: &Harness) {
     let orch = h
         .engine::<EchoCommand, _>(EchoHandler, &super::ledger())
         .await;
-    let store: Arc<dyn Store<Tx = dyn orch::AnyConnection>> = Arc::new(orch.store().clone());
+    let store: Arc<dyn Store<Tx = dyn orch::internal::AnyConnection>> =
+        Arc::new(orch.store().clone());
     let store = store.commands();
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
     let a = store.claim(&claim_params(1)).await.expect("claim a");
@@ -100,7 +102,7 @@ pub async fn stale_completion_is_rejected(h: &Harness) {
         .expect("finish a");
     assert_eq!(stale, [false], "the stale worker is told it lost the lease");
     let renew = store
-        .renew_leases(&[orch::store::LeaseRenewal {
+        .renew_leases(&[orch::internal::store::LeaseRenewal {
             id,
             lease: a[0].lease,
             extend_by: Some(Duration::from_secs(60)),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use orch::prelude::*;
-use orch::{Push, store::ListFilter};
+use orch::{ListFilter, Push};
 use sea_orm::TransactionTrait;
 
 use super::{SOON, ledger};
@@ -21,7 +21,7 @@ pub async fn push_and_get(h: &Harness) {
     assert_eq!(rec.target, "default");
     assert_eq!(rec.attempts, 0);
     assert_eq!(rec.max_attempts, 3, "retries = 2 means three attempts");
-    assert_eq!(rec.timeout, orch::engine::config::DEFAULT_TIMEOUT);
+    assert_eq!(rec.timeout, orch::config::DEFAULT_TIMEOUT);
     assert_eq!(rec.input, r#"{"n":7}"#);
     assert!(rec.output.is_none() && rec.errors.is_empty());
     assert!(orch.get(CommandId::new()).await.expect("get").is_none());

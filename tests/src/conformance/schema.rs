@@ -1,7 +1,8 @@
 //! Migrations and table prefixes.
 
 use orch::ListFilter;
-use orch::{SeaStore, SeaStoreConfig};
+use orch::SeaStoreConfig;
+use orch::internal::SeaStore;
 
 use crate::Harness;
 use crate::commands::EchoCommand;

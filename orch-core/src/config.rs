@@ -44,7 +44,18 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The default most completions written in one transaction.
 pub const DEFAULT_MAX_FINISH_BATCH: usize = 1000;
 
-/// The engine's settings. Every field documents its default.
+/// The engine's settings. Every field documents its default; change them with the
+/// `with_*` setters, or in place through the builder's `configure`.
+///
+/// # Example
+/// ```
+/// use std::time::Duration;
+/// use orch_core::EngineConfig;
+/// let config = EngineConfig::default()
+///     .with_concurrency(32)
+///     .with_lease_ttl(Duration::from_secs(60));
+/// assert!(config.validate().is_ok());
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct EngineConfig {
@@ -115,6 +126,138 @@ impl Default for EngineConfig {
 }
 
 impl EngineConfig {
+    /// With `instance_keys` set: the instance keys (targets) this engine serves.
+    #[must_use]
+    pub fn with_instance_keys(
+        mut self,
+        value: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.instance_keys = value.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// With `default_target` set: the target of pushes that name none and whose type sets none.
+    #[must_use]
+    pub fn with_default_target(mut self, value: impl Into<String>) -> Self {
+        self.default_target = value.into();
+        self
+    }
+
+    /// With `concurrency` set: handlers running at once.
+    #[must_use]
+    pub fn with_concurrency(mut self, value: usize) -> Self {
+        self.concurrency = value;
+        self
+    }
+
+    /// With `max_claim` set: most commands claimed per round trip.
+    #[must_use]
+    pub fn with_max_claim(mut self, value: u32) -> Self {
+        self.max_claim = value;
+        self
+    }
+
+    /// With `poll_interval` set: poll interval when idle.
+    #[must_use]
+    pub fn with_poll_interval(mut self, value: Duration) -> Self {
+        self.poll_interval = value;
+        self
+    }
+
+    /// With `lease_ttl` set: lease length cap.
+    #[must_use]
+    pub fn with_lease_ttl(mut self, value: Duration) -> Self {
+        self.lease_ttl = value;
+        self
+    }
+
+    /// With `lease_buffer` set: lease slack beyond the timeout.
+    #[must_use]
+    pub fn with_lease_buffer(mut self, value: Duration) -> Self {
+        self.lease_buffer = value;
+        self
+    }
+
+    /// With `heartbeat_interval` set: lease check and renewal interval.
+    #[must_use]
+    pub fn with_heartbeat_interval(mut self, value: Duration) -> Self {
+        self.heartbeat_interval = value;
+        self
+    }
+
+    /// With `reaper_interval` set: reaper interval (on the elected leader).
+    #[must_use]
+    pub fn with_reaper_interval(mut self, value: Duration) -> Self {
+        self.reaper_interval = value;
+        self
+    }
+
+    /// With `leader_ttl` set: tTL of the leader lock; engines try to take it, and the leader re-checks it, every.
+    #[must_use]
+    pub fn with_leader_ttl(mut self, value: Duration) -> Self {
+        self.leader_ttl = value;
+        self
+    }
+
+    /// With `default_timeout` set: timeout for commands that set none.
+    #[must_use]
+    pub fn with_default_timeout(mut self, value: Duration) -> Self {
+        self.default_timeout = value;
+        self
+    }
+
+    /// With `default_retries` set: retries for commands that set none.
+    #[must_use]
+    pub fn with_default_retries(mut self, value: u32) -> Self {
+        self.default_retries = value;
+        self
+    }
+
+    /// With `retry` set: backoff between attempts.
+    #[must_use]
+    pub fn with_retry(mut self, value: RetryPolicy) -> Self {
+        self.retry = value;
+        self
+    }
+
+    /// With `retry_by_name` set: backoff overrides by command name.
+    #[must_use]
+    pub fn with_retry_by_name(
+        mut self,
+        value: std::collections::HashMap<String, RetryPolicy>,
+    ) -> Self {
+        self.retry_by_name = value;
+        self
+    }
+
+    /// With `max_payload_bytes` set: largest payload a push accepts.
+    #[must_use]
+    pub fn with_max_payload_bytes(mut self, value: usize) -> Self {
+        self.max_payload_bytes = value;
+        self
+    }
+
+    /// With `max_error_bytes` set: longest stored error message.
+    #[must_use]
+    pub fn with_max_error_bytes(mut self, value: usize) -> Self {
+        self.max_error_bytes = value;
+        self
+    }
+
+    /// With `shutdown_grace` set: grace period for running handlers at shutdown.
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, value: Duration) -> Self {
+        self.shutdown_grace = value;
+        self
+    }
+
+    /// With `max_finish_batch` set: most completions per transaction.
+    #[must_use]
+    pub fn with_max_finish_batch(mut self, value: usize) -> Self {
+        self.max_finish_batch = value;
+        self
+    }
+
     /// Checks every setting; the builder calls it before anything starts.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.instance_keys.is_empty() {
