@@ -3,7 +3,6 @@
 pub(crate) mod cancel;
 pub(crate) mod claim;
 pub(crate) mod finish;
-pub(crate) mod finish_mysql;
 pub(crate) mod insert;
 pub(crate) mod read;
 pub(crate) mod renew;

@@ -15,8 +15,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, TransactionTrait
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
-use crate::sql::{col, id_value, millis, to_u32, uuid_col};
+use crate::sql::{col, millis, to_u32, uuid_col};
 use crate::tables::Tables;
+
+mod mysql;
 
 const WHAT: &str = "claim due commands";
 /// Tries at releasing an ambiguous claim: more than a pool's worth of dead connections.
@@ -95,12 +97,12 @@ async fn claim_once(
             txn.commit().await.map_err(|e| db_error(WHAT, e))?;
             Ok(claimed)
         }
-        Backend::MySql => claim_mysql(db, tables, params).await,
+        Backend::MySql => mysql::claim(db, tables, params).await,
     }
 }
 
 /// The due-rows filter: `status = 'pending' AND run_at <= now AND name IN … AND target IN …`.
-fn due_filter(sql: &mut Sql, params: &ClaimParams) {
+pub(super) fn due_filter(sql: &mut Sql, params: &ClaimParams) {
     sql.push(" WHERE status = 'pending' AND run_at <= ")
         .now()
         .push(" AND name IN ")
@@ -112,7 +114,12 @@ fn due_filter(sql: &mut Sql, params: &ClaimParams) {
 }
 
 /// The lease expiry expression for a row with `timeout_ms`.
-fn lease_expiry(sql: &mut Sql, backend: Backend, params: &ClaimParams, now: Option<i64>) {
+pub(super) fn lease_expiry(
+    sql: &mut Sql,
+    backend: Backend,
+    params: &ClaimParams,
+    now: Option<i64>,
+) {
     match now {
         Some(now) => sql.bind(now),
         None => sql.now(),
@@ -168,57 +175,9 @@ async fn claim_returning<C: ConnectionTrait>(
         .collect()
 }
 
-async fn claim_mysql(
-    db: &DatabaseConnection,
-    tables: &Tables,
-    params: &ClaimParams,
-) -> Result<Vec<ClaimedCommand>, StoreError> {
-    let backend = Backend::MySql;
-    let t = &tables.commands;
-    let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT id, name, input, attempts, max_attempts, timeout_ms, ")
-        .now()
-        .push(" AS now_us FROM ")
-        .push(t);
-    due_filter(&mut sql, params);
-    sql.push(" FOR UPDATE SKIP LOCKED");
-    let rows = txn
-        .query_all_raw(sql.build())
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    if rows.is_empty() {
-        txn.commit().await.map_err(|e| db_error(WHAT, e))?;
-        return Ok(Vec::new());
-    }
-    let now: i64 = col(&rows[0], 6, WHAT)?;
-    let claimed = rows
-        .iter()
-        .map(|row| read_claimed(row, params.token, 1))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut sql = Sql::new(backend);
-    sql.push("UPDATE ")
-        .push(t)
-        .push(" SET status = 'running', attempts = attempts + 1, started_at = ")
-        .bind(now)
-        .push(", lease_owner = ")
-        .bind(params.worker.as_uuid())
-        .push(", lease_token = ")
-        .bind(params.token.as_uuid())
-        .push(", lease_expires_at = ");
-    lease_expiry(&mut sql, backend, params, Some(now));
-    sql.push(" WHERE status = 'pending' AND id IN ")
-        .bind_list(claimed.iter().map(|c| id_value(c.id)));
-    txn.execute_raw(sql.build())
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    txn.commit().await.map_err(|e| db_error(WHAT, e))?;
-    Ok(claimed)
-}
-
 /// Reads a claimed row; `attempt_offset` is added to the stored attempt count (1 when the
 /// row was read before its increment).
-fn read_claimed(
+pub(super) fn read_claimed(
     row: &QueryResult,
     lease: LeaseToken,
     attempt_offset: i64,

@@ -19,6 +19,8 @@ use crate::sql::SqlType;
 use crate::sql::{id_value, micros, uuid_col};
 use crate::tables::Tables;
 
+mod mysql;
+
 const WHAT: &str = "record finished attempts";
 
 /// What a transition is fenced on beyond `(id, status = 'running', lease_token)`.
@@ -110,7 +112,7 @@ pub(crate) async fn finish(
     }
     let txn = crate::sql::begin_write(db, WHAT).await?;
     let applied = if backend == Backend::MySql {
-        super::finish_mysql::update_mysql(&txn, tables, &rows).await?
+        mysql::update(&txn, tables, &rows).await?
     } else {
         update_returning(&txn, backend, tables, &rows).await?
     };

@@ -8,7 +8,7 @@ use orch_core::store::StoreError;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use super::finish::{Row, bind_row, set_list};
+use super::{Row, bind_row, set_list};
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
@@ -17,7 +17,7 @@ use crate::tables::Tables;
 
 const WHAT: &str = "record finished attempts";
 
-pub(crate) async fn update_mysql<C: ConnectionTrait>(
+pub(super) async fn update<C: ConnectionTrait>(
     conn: &C,
     tables: &Tables,
     rows: &[Row],
