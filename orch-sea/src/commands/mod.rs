@@ -53,15 +53,7 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     }
 
     fn finish<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
-        let i = self.inner();
-        Box::pin(finish::finish(
-            &i.db,
-            i.backend,
-            &i.tables,
-            self.notify(),
-            batch,
-            finish::Fence::Lease,
-        ))
+        self.finish_fenced(batch, finish::Fence::Lease)
     }
 
     fn renew_leases<'a>(&'a self, leases: &'a [LeaseRenewal]) -> StoreFuture<'a, Vec<bool>> {
@@ -75,15 +67,7 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     }
 
     fn rescue_expired<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
-        let i = self.inner();
-        Box::pin(finish::finish(
-            &i.db,
-            i.backend,
-            &i.tables,
-            self.notify(),
-            batch,
-            finish::Fence::ExpiredLease,
-        ))
+        self.finish_fenced(batch, finish::Fence::ExpiredLease)
     }
 
     fn cancel<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, CancelOutcome> {
@@ -117,5 +101,23 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     fn list<'a>(&'a self, filter: &'a ListFilter) -> StoreFuture<'a, Vec<CommandRecord>> {
         let i = self.inner();
         Box::pin(read::list(&i.db, i.backend, &i.tables, filter))
+    }
+}
+
+impl SeaStore {
+    fn finish_fenced<'a>(
+        &'a self,
+        batch: &'a [Finish],
+        fence: finish::Fence,
+    ) -> StoreFuture<'a, Vec<bool>> {
+        let i = self.inner();
+        Box::pin(finish::finish(
+            &i.db,
+            i.backend,
+            &i.tables,
+            self.notify(),
+            batch,
+            fence,
+        ))
     }
 }

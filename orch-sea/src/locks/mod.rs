@@ -11,6 +11,8 @@
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod session;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -90,6 +92,15 @@ fn not_compiled(backend: Backend) -> StoreError {
 #[allow(dead_code, reason = "not every backend uses it")]
 fn ttl_secs(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX).max(1)
+}
+
+/// The holder of a `(holder, token)` row; a row without a holder has none.
+#[allow(dead_code, reason = "not every backend uses it")]
+fn holder_of((holder, token): (Option<Uuid>, i64)) -> Option<LockHolder> {
+    holder.map(|holder| LockHolder {
+        holder,
+        token: to_token(token),
+    })
 }
 
 /// A token read back from the database.

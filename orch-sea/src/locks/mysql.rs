@@ -5,15 +5,17 @@
 //! server drop (and so release) a holder that went silent, and the guard's keeper pings
 //! every third of it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use orch_core::store::{HeldLock, LockHolder, StoreError, StoreFuture};
+use orch_core::store::{HeldLock, LockHolder, StoreError};
 use sea_orm::sqlx::mysql::MySqlConnection;
-use sea_orm::sqlx::{self, AssertSqlSafe, Connection as _};
-use tokio::sync::Mutex;
+use sea_orm::sqlx::{self, AssertSqlSafe};
 use uuid::Uuid;
 
-use super::{to_token, ttl_secs};
+use super::session::{Session, SessionLock, SqlxFuture};
+use super::{holder_of, to_token, ttl_secs};
 use crate::error::sqlx_error;
 use crate::store::SeaStore;
 
@@ -73,11 +75,7 @@ pub(super) async fn try_lock(
     .fetch_one(&mut conn)
     .await
     .map_err(|e| sqlx_error("read a lock's fencing token", e))?;
-    Ok(Some(Box::new(Held {
-        conn: Mutex::new(Some(conn)),
-        key,
-        token: to_token(token),
-    })))
+    Ok(Some(Box::new(SessionLock::new(conn, key, to_token(token)))))
 }
 
 pub(super) async fn holder(store: &SeaStore, name: &str) -> Result<Option<LockHolder>, StoreError> {
@@ -93,63 +91,35 @@ pub(super) async fn holder(store: &SeaStore, name: &str) -> Result<Option<LockHo
     .fetch_optional(pool)
     .await
     .map_err(|e| sqlx_error("read a lock's holder", e))?;
-    Ok(row.and_then(|(holder, token)| {
-        holder.map(|holder| LockHolder {
-            holder,
-            token: to_token(token),
-        })
-    }))
+    Ok(row.and_then(holder_of))
 }
 
-/// A held `GET_LOCK` and the connection it lives on.
-struct Held {
-    conn: Mutex<Option<MySqlConnection>>,
-    key: String,
-    token: u64,
-}
-
-impl HeldLock for Held {
-    fn token(&self) -> u64 {
-        self.token
-    }
-
-    fn check(&self) -> StoreFuture<'_, bool> {
+impl Session for MySqlConnection {
+    fn holds<'a>(&'a mut self, key: &'a str) -> SqlxFuture<'a, bool> {
         Box::pin(async move {
-            let mut slot = self.conn.lock().await;
-            let Some(conn) = slot.as_mut() else {
-                return Ok(false);
-            };
-            let held: Result<Option<i64>, _> = sqlx::query_scalar(AssertSqlSafe(format!(
+            let held: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
                 "SELECT IS_USED_LOCK({LOCK_NAME}) = CONNECTION_ID()"
             )))
-            .bind(&self.key)
-            .fetch_one(conn)
-            .await;
-            match held {
-                Ok(Some(1)) => Ok(true),
-                // A broken or confused session: close it, which surely ends the lock.
-                Ok(_) | Err(_) => {
-                    slot.take();
-                    Ok(false)
-                }
-            }
+            .bind(key)
+            .fetch_one(self)
+            .await?;
+            Ok(held == Some(1))
         })
     }
 
-    fn release(&self) -> StoreFuture<'_, ()> {
+    fn unlock<'a>(&'a mut self, key: &'a str) -> SqlxFuture<'a, ()> {
         Box::pin(async move {
-            let Some(mut conn) = self.conn.lock().await.take() else {
-                return Ok(());
-            };
-            let released = sqlx::query(AssertSqlSafe(format!("SELECT RELEASE_LOCK({LOCK_NAME})")))
-                .bind(&self.key)
-                .execute(&mut conn)
-                .await;
-            // Closing the session ends the lock even if the release failed.
-            let _ = conn.close().await;
-            released
+            sqlx::query(AssertSqlSafe(format!("SELECT RELEASE_LOCK({LOCK_NAME})")))
+                .bind(key)
+                .execute(self)
+                .await
                 .map(|_| ())
-                .map_err(|e| sqlx_error("release a lock", e))
+        })
+    }
+
+    fn close(self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let _ = sqlx::Connection::close(self).await;
         })
     }
 }

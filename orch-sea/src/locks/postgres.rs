@@ -3,15 +3,17 @@
 //! as the lock lives. Closing that connection, or the server noticing it dead, releases
 //! the lock; TCP keepalives on it make a cut network noticed within the lock's TTL.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
-use orch_core::store::{HeldLock, LockHolder, StoreError, StoreFuture};
+use orch_core::store::{HeldLock, LockHolder, StoreError};
 use sea_orm::sqlx::postgres::PgConnection;
-use sea_orm::sqlx::{self, AssertSqlSafe, Connection as _};
-use tokio::sync::Mutex;
+use sea_orm::sqlx::{self, AssertSqlSafe};
 use uuid::Uuid;
 
-use super::{to_token, ttl_secs};
+use super::session::{Session, SessionLock, SqlxFuture};
+use super::{holder_of, to_token, ttl_secs};
 use crate::error::sqlx_error;
 use crate::store::SeaStore;
 
@@ -75,11 +77,7 @@ pub(super) async fn try_lock(
     .fetch_one(&mut conn)
     .await
     .map_err(|e| sqlx_error("bump a lock's fencing token", e))?;
-    Ok(Some(Box::new(Held {
-        conn: Mutex::new(Some(conn)),
-        key,
-        token: to_token(token),
-    })))
+    Ok(Some(Box::new(SessionLock::new(conn, key, to_token(token)))))
 }
 
 pub(super) async fn holder(store: &SeaStore, name: &str) -> Result<Option<LockHolder>, StoreError> {
@@ -98,61 +96,31 @@ pub(super) async fn holder(store: &SeaStore, name: &str) -> Result<Option<LockHo
     .fetch_optional(pool)
     .await
     .map_err(|e| sqlx_error("read a lock's holder", e))?;
-    Ok(row.and_then(|(holder, token)| {
-        holder.map(|holder| LockHolder {
-            holder,
-            token: to_token(token),
-        })
-    }))
+    Ok(row.and_then(holder_of))
 }
 
-/// A held advisory lock and the connection it lives on.
-struct Held {
-    conn: Mutex<Option<PgConnection>>,
-    key: String,
-    token: u64,
-}
-
-impl HeldLock for Held {
-    fn token(&self) -> u64 {
-        self.token
+impl Session for PgConnection {
+    fn holds<'a>(&'a mut self, key: &'a str) -> SqlxFuture<'a, bool> {
+        Box::pin(
+            sqlx::query_scalar(AssertSqlSafe(held_here()))
+                .bind(key)
+                .fetch_one(self),
+        )
     }
 
-    fn check(&self) -> StoreFuture<'_, bool> {
+    fn unlock<'a>(&'a mut self, key: &'a str) -> SqlxFuture<'a, ()> {
         Box::pin(async move {
-            let mut slot = self.conn.lock().await;
-            let Some(conn) = slot.as_mut() else {
-                return Ok(false);
-            };
-            let held: Result<bool, _> = sqlx::query_scalar(AssertSqlSafe(held_here()))
-                .bind(&self.key)
-                .fetch_one(conn)
-                .await;
-            match held {
-                Ok(true) => Ok(true),
-                // A broken or confused session: close it, which surely ends the lock.
-                Ok(false) | Err(_) => {
-                    slot.take();
-                    Ok(false)
-                }
-            }
-        })
-    }
-
-    fn release(&self) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            let Some(mut conn) = self.conn.lock().await.take() else {
-                return Ok(());
-            };
-            let unlocked = sqlx::query(AssertSqlSafe(format!("SELECT pg_advisory_unlock({KEY})")))
-                .bind(&self.key)
-                .execute(&mut conn)
-                .await;
-            // Closing the session ends the lock even if the unlock failed.
-            let _ = conn.close().await;
-            unlocked
+            sqlx::query(AssertSqlSafe(format!("SELECT pg_advisory_unlock({KEY})")))
+                .bind(key)
+                .execute(self)
+                .await
                 .map(|_| ())
-                .map_err(|e| sqlx_error("release a lock", e))
+        })
+    }
+
+    fn close(self) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let _ = sqlx::Connection::close(self).await;
         })
     }
 }
