@@ -97,6 +97,16 @@ impl FreshDatabase {
         }
     }
 
+    /// A database that already exists (made by another process), which this value does
+    /// not own: dropping it is the maker's job.
+    pub fn existing(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            drop: None,
+            file: None,
+        }
+    }
+
     /// Drops the database (best effort).
     pub async fn drop_database(&self) {
         if let Some(file) = &self.file {

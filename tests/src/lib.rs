@@ -1,14 +1,17 @@
 //! # orch-tests
 //!
 //! The conformance suite: every behaviour of the engine and its storage, written once as a
-//! generic `async fn(&Harness)` and stamped into one `#[tokio::test]` per backend by
-//! [`conformance_suite!`]. Each test gets a fresh database (a new SQLite file, a new
-//! PostgreSQL or MariaDB database named with a uuid) and waits by polling a condition with
-//! a deadline, never by bare sleeps.
+//! generic `async fn(&Harness<B>)` over a [`SuiteBackend`] and stamped into one
+//! `#[tokio::test]` per backend by [`conformance_suite!`]. The suite sees only the storage
+//! seam and the backend's helpers (a fresh database, a clock to move, a second process), so
+//! a new backend runs it unchanged by implementing [`SuiteBackend`]; [`sea::SeaBackend`] is
+//! orch-sea's, on SQLite, PostgreSQL and MariaDB, with [`sea_suite!`] for what only it has.
 //!
-//! Server URLs come from `ORCH_TEST_POSTGRES_URL` and `ORCH_TEST_MYSQL_URL` (defaults: the
-//! local servers on 127.0.0.1). A server that cannot be reached fails its tests: nothing is
-//! skipped silently.
+//! Each test gets a fresh database (a new SQLite file, a new PostgreSQL or MariaDB
+//! database named with a uuid) and waits by polling a condition with a deadline, never by
+//! bare sleeps. Server URLs come from `ORCH_TEST_POSTGRES_URL` and `ORCH_TEST_MYSQL_URL`
+//! (defaults: the local servers on 127.0.0.1). A server that cannot be reached fails its
+//! tests: nothing is skipped silently.
 
 #![allow(
     clippy::expect_used,
@@ -17,24 +20,31 @@
     reason = "test support code: a failed expectation is a failed test"
 )]
 
+mod backend;
 pub mod backends;
 pub mod commands;
 pub mod conformance;
 mod harness;
+mod node;
+pub mod sea;
 mod wait;
 
+use std::future::Future;
+
+pub use backend::SuiteBackend;
 pub use backends::BackendKind;
-pub use harness::Harness;
+pub use harness::{Harness, Running};
+pub use node::{Node, NodeBuilder};
 pub use wait::{wait_for_status, wait_until};
 
-/// Runs one conformance test body against a fresh database of `kind`, then drops it.
-/// `worker_bin` is the crash-test worker executable (`CARGO_BIN_EXE_orch-crash-worker`).
-pub async fn run<F>(kind: BackendKind, worker_bin: &'static str, test: F)
+/// Runs one test body against the backend `make` creates, then cleans it up.
+pub async fn run<B, F>(make: impl Future<Output = B>, test: F)
 where
-    F: for<'a> FnOnce(&'a Harness) -> futures::future::BoxFuture<'a, ()>,
+    B: SuiteBackend,
+    F: for<'a> FnOnce(&'a Harness<B>) -> futures::future::BoxFuture<'a, ()>,
 {
     init_tracing();
-    let harness = Harness::new(kind, worker_bin).await;
+    let harness = Harness::new(make.await);
     test(&harness).await;
     harness.cleanup().await;
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use orch::{CommandId, CommandRecord, CommandStatus};
 
-use crate::Harness;
+use crate::{Harness, SuiteBackend};
 
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `deadline` naming
 /// `what`.
@@ -29,8 +29,8 @@ where
 
 /// Waits until command `id` has `status`; returns its record. On timeout the panic
 /// message shows the record as last seen.
-pub async fn wait_for_status(
-    h: &Harness,
+pub async fn wait_for_status<B: SuiteBackend>(
+    h: &Harness<B>,
     id: CommandId,
     status: CommandStatus,
     deadline: Duration,

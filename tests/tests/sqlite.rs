@@ -1,5 +1,9 @@
 //! The conformance suite against Sqlite.
 
 use orch_tests::BackendKind;
+use orch_tests::sea::SeaBackend;
 
-orch_tests::conformance_suite!(BackendKind::Sqlite);
+const WORKER: &str = env!("CARGO_BIN_EXE_orch-crash-worker");
+
+orch_tests::conformance_suite!(SeaBackend::create(BackendKind::Sqlite, WORKER));
+orch_tests::sea_suite!(SeaBackend::create(BackendKind::Sqlite, WORKER));

@@ -5,13 +5,13 @@ use orch::prelude::*;
 use orch::{ConfigError, Error};
 
 use super::SOON;
-use crate::Harness;
 use crate::commands::{Big, ShapeHandler, ShapeV1, ShapeV1Handler, ShapeV2};
 use crate::wait::wait_for_status;
+use crate::{Harness, SuiteBackend};
 
 /// A payload that no longer deserializes fails its command at once with the decode error:
 /// no retries, and the worker goes on.
-pub async fn undecodable_payload_dies_without_retry(h: &Harness) {
+pub async fn undecodable_payload_dies_without_retry<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.engine::<ShapeV2, _>(ShapeHandler, &super::ledger()).await;
     let old = orch
         .push(ShapeV1 { x: "text".into() })
@@ -37,7 +37,7 @@ pub async fn undecodable_payload_dies_without_retry(h: &Harness) {
 }
 
 /// A payload above the limit is refused at push, naming the command, and nothing is stored.
-pub async fn oversized_payload_is_refused(h: &Harness) {
+pub async fn oversized_payload_is_refused<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h
         .builder()
         .configure(|c| c.max_payload_bytes = 1024)
@@ -72,41 +72,8 @@ pub async fn oversized_payload_is_refused(h: &Harness) {
     .expect("under the limit");
 }
 
-/// An invalid table prefix or database URL is a configuration error naming the setting.
-pub async fn invalid_table_prefix_is_a_config_error(h: &Harness) {
-    for prefix in ["Bad;prefix", "", "1x", "orch-x", "a\"b"] {
-        let err = h
-            .builder()
-            .table_prefix(prefix)
-            .build()
-            .await
-            .expect_err("invalid prefix");
-        assert!(
-            matches!(
-                err,
-                Error::Config(ConfigError::Invalid {
-                    field: "table_prefix",
-                    ..
-                })
-            ),
-            "{prefix:?}: {err:?}"
-        );
-    }
-    let err = Orch::builder()
-        .database("oracle://x")
-        .build()
-        .await
-        .expect_err("unsupported url");
-    assert!(
-        err.to_string().contains("unsupported database URL"),
-        "{err}"
-    );
-    let err = Orch::builder().build().await.expect_err("no database");
-    assert!(err.to_string().contains("no database"), "{err}");
-}
-
 /// Two command types with one name are a start-up error naming both.
-pub async fn duplicate_names_fail_at_start(h: &Harness) {
+pub async fn duplicate_names_fail_at_start<B: SuiteBackend>(h: &Harness<B>) {
     let err = h
         .builder()
         .handler::<ShapeV1, _>(ShapeV1Handler)
@@ -122,7 +89,7 @@ pub async fn duplicate_names_fail_at_start(h: &Harness) {
 }
 
 /// An empty or over-long idempotency key or target is refused at push, naming the field.
-pub async fn bad_push_options_are_refused(h: &Harness) {
+pub async fn bad_push_options_are_refused<B: SuiteBackend>(h: &Harness<B>) {
     use orch::Push;
     let orch = h.client().await;
     for (push, field) in [

@@ -4,12 +4,12 @@ use orch::ListFilter;
 use orch::prelude::*;
 
 use super::{SOON, ledger};
-use crate::Harness;
 use crate::commands::{Blocker, BlockerHandler, EchoCommand, EchoHandler, Parent, ParentHandler};
 use crate::wait::{wait_for_status, wait_until};
+use crate::{Harness, SuiteBackend};
 
 /// A pending command is canceled, never runs, and its `on_cancel` follow-up exists.
-pub async fn cancel_pending_adds_on_cancel_follow_ups(h: &Harness) {
+pub async fn cancel_pending_adds_on_cancel_follow_ups<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<Parent, _>(ParentHandler, &ledger).await;
     let id = orch.push(Parent { n: 9 }).await.expect("push");
@@ -34,7 +34,7 @@ pub async fn cancel_pending_adds_on_cancel_follow_ups(h: &Harness) {
 }
 
 /// Canceling a running command fires its handler's token; the command ends `canceled`.
-pub async fn cancel_running_fires_the_token(h: &Harness) {
+pub async fn cancel_running_fires_the_token<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<Blocker, _>(BlockerHandler, &ledger).await;
     let running = h.start(&orch);
@@ -61,7 +61,7 @@ pub async fn cancel_running_fires_the_token(h: &Harness) {
 }
 
 /// Canceling a finished or unknown command reports so and changes nothing.
-pub async fn cancel_finished_changes_nothing(h: &Harness) {
+pub async fn cancel_finished_changes_nothing<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let running = h.start(&orch);

@@ -4,12 +4,12 @@ use orch::ListFilter;
 use orch::prelude::*;
 
 use super::{SOON, ledger};
-use crate::Harness;
 use crate::commands::{Child, ChildHandler, Parent, ParentHandler};
 use crate::wait::{wait_for_status, wait_until};
+use crate::{Harness, SuiteBackend};
 
 /// After the parent succeeds its child exists exactly once, linked to it, and runs.
-pub async fn follow_ups_exist_exactly_once(h: &Harness) {
+pub async fn follow_ups_exist_exactly_once<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h
         .builder()

@@ -5,15 +5,15 @@ use std::time::Duration;
 use orch::prelude::*;
 
 use super::ledger;
-use crate::Harness;
 use crate::commands::{EchoCommand, EchoHandler};
 use crate::wait::wait_until;
+use crate::{Harness, SuiteBackend};
 
 const COMMANDS: u64 = 10_000;
 
 /// Two engines, each with many concurrent workers, drain 10,000 commands: every one
 /// succeeds and runs exactly once.
-pub async fn two_engines_ten_thousand_commands_exactly_once(h: &Harness) {
+pub async fn two_engines_ten_thousand_commands_exactly_once<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let engine = || {
         h.builder()

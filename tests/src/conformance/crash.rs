@@ -3,14 +3,14 @@
 use orch::prelude::*;
 
 use super::SOON;
-use crate::Harness;
 use crate::commands::{Hang, HangHandler};
 use crate::wait::wait_for_status;
+use crate::{Harness, SuiteBackend};
 
 /// The command a killed worker process held stays `running` under the dead lease until the
 /// lease expires (time moved in SQL); the reaper then takes it back with a `lease_expired`
 /// error and another worker runs it to success.
-pub async fn killed_worker_process_is_recovered(h: &Harness) {
+pub async fn killed_worker_process_is_recovered<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.client().await;
     let id = orch
         .push(Hang {
@@ -18,14 +18,14 @@ pub async fn killed_worker_process_is_recovered(h: &Harness) {
         })
         .await
         .expect("push");
-    let mut child = std::process::Command::new(h.worker_bin())
-        .arg(h.url())
+    let mut child = h
+        .worker(&["hang"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the worker process");
     let held = wait_for_status(h, id, CommandStatus::Running, SOON).await;
-    child.kill().expect("SIGKILL the worker");
-    child.wait().expect("reap the worker");
+    child.start_kill().expect("SIGKILL the worker");
+    child.wait().await.expect("reap the worker");
     assert_eq!(held.attempts, 1);
 
     let survivor = h
@@ -35,12 +35,12 @@ pub async fn killed_worker_process_is_recovered(h: &Harness) {
         .await
         .expect("build");
     assert_eq!(
-        survivor.engine().reap_now().await.expect("reap"),
+        survivor.reap_now().await.expect("reap"),
         0,
         "the dead worker's lease has not expired yet"
     );
     h.expire_lease(id).await;
-    assert_eq!(survivor.engine().reap_now().await.expect("reap"), 1);
+    assert_eq!(survivor.reap_now().await.expect("reap"), 1);
     let running = h.start(&survivor);
     let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
     running.stop().await;

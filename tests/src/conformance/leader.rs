@@ -4,24 +4,24 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use orch::Orch;
-
-use crate::{BackendKind, Harness, wait_until};
+use crate::node::Node;
+use crate::{Harness, SuiteBackend, wait_until};
 
 /// The leader lock TTL the leader tests run with.
 pub const TEST_LEADER_TTL: Duration = Duration::from_secs(3);
 
 /// How long a dead leader may go unreplaced on `kind` (the README's bound), with slack for
 /// a loaded machine.
-fn replaced_within(kind: BackendKind) -> Duration {
+fn replaced_within<B: SuiteBackend>(h: &Harness<B>) -> Duration {
     let slack = Duration::from_secs(3);
-    match kind {
-        BackendKind::Sqlite => TEST_LEADER_TTL + TEST_LEADER_TTL / 3 + slack,
-        _ => TEST_LEADER_TTL / 3 + slack,
+    if h.backend().session_locks() {
+        TEST_LEADER_TTL / 3 + slack
+    } else {
+        TEST_LEADER_TTL + TEST_LEADER_TTL / 3 + slack
     }
 }
 
-async fn engine(h: &Harness) -> Orch {
+async fn engine<B: SuiteBackend>(h: &Harness<B>) -> Node<B::Tx> {
     h.builder()
         .configure(|c| c.leader_ttl = TEST_LEADER_TTL)
         .build()
@@ -31,7 +31,7 @@ async fn engine(h: &Harness) -> Orch {
 
 /// Of three engines exactly one leads, everyone sees the same leader, and when it stops
 /// another takes over with a greater term.
-pub async fn one_leader_and_a_successor(h: &Harness) {
+pub async fn one_leader_and_a_successor<B: SuiteBackend>(h: &Harness<B>) {
     let engines = [engine(h).await, engine(h).await, engine(h).await];
     let running: Vec<_> = engines.iter().map(|e| h.start(e)).collect();
     let leader = wait_until(Duration::from_secs(20), "a leader", || async {
@@ -45,7 +45,7 @@ pub async fn one_leader_and_a_successor(h: &Harness) {
         .expect("leader")
         .expect("known");
     assert!(seen.is_self);
-    assert_eq!(seen.worker, engines[leader].engine().worker_id());
+    assert_eq!(seen.worker, engines[leader].worker_id());
     for (i, other) in engines.iter().enumerate() {
         let info = other.leader().await.expect("leader").expect("known");
         assert_eq!(info.worker, seen.worker);
@@ -53,7 +53,7 @@ pub async fn one_leader_and_a_successor(h: &Harness) {
     }
     let mut running: Vec<_> = running.into_iter().map(Some).collect();
     running[leader].take().expect("running").stop().await;
-    let next = wait_until(replaced_within(h.kind), "a new leader", || async {
+    let next = wait_until(replaced_within(h), "a new leader", || async {
         let leading: Vec<usize> = (0..3)
             .filter(|i| *i != leader && engines[*i].is_leader())
             .collect();
@@ -72,12 +72,11 @@ pub async fn one_leader_and_a_successor(h: &Harness) {
 }
 
 /// A leader process killed with SIGKILL is replaced within the stated bound.
-pub async fn killed_leader_is_replaced(h: &Harness) {
+pub async fn killed_leader_is_replaced<B: SuiteBackend>(h: &Harness<B>) {
     let observer = h.client().await;
-    let mut child = tokio::process::Command::new(h.worker_bin())
-        .args([h.url(), "engine"])
+    let mut child = h
+        .worker(&["engine"])
         .stdout(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("start the leader process");
     let first = wait_until(Duration::from_secs(30), "the child to lead", || async {
@@ -95,13 +94,13 @@ pub async fn killed_leader_is_replaced(h: &Harness) {
     child.start_kill().expect("SIGKILL the leader");
     child.wait().await.expect("reap the leader");
     let killed = tokio::time::Instant::now();
-    wait_until(replaced_within(h.kind), "the survivor to lead", || async {
+    wait_until(replaced_within(h), "the survivor to lead", || async {
         survivor.is_leader().then_some(())
     })
     .await;
     let info = survivor.leader().await.expect("leader").expect("known");
     assert!(info.is_self);
     assert!(info.term > first.term);
-    assert!(killed.elapsed() <= replaced_within(h.kind));
+    assert!(killed.elapsed() <= replaced_within(h));
     running.stop().await;
 }

@@ -1,17 +1,16 @@
 //! Leases: recovery of expired ones, fencing of stale workers, heartbeats.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use orch::WorkerId;
 use orch::internal::LeaseToken;
-use orch::internal::store::{ClaimParams, Finish, FinishOutcome, Store};
+use orch::internal::store::{ClaimParams, Finish, FinishOutcome};
 use orch::prelude::*;
 
 use super::{SOON, ledger};
-use crate::Harness;
 use crate::commands::{Blocker, BlockerHandler, EchoCommand, EchoHandler, Slow, SlowHandler};
 use crate::wait::{wait_for_status, wait_until};
+use crate::{Harness, SuiteBackend};
 
 fn claim_params(limit: u32) -> ClaimParams {
     ClaimParams {
@@ -38,34 +37,26 @@ fn success(id: CommandId, lease: LeaseToken, output: &str) -> Finish {
 
 /// A command held by a worker that died is recovered by the reaper once its lease expires
 /// (time moved in SQL), with a `lease_expired` error, and then runs.
-pub async fn reaper_recovers_expired_lease(h: &Harness) {
+pub async fn reaper_recovers_expired_lease<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
-    let claimed = orch
-        .store()
+    let store = h.store().await;
+    let claimed = store
         .commands()
         .claim(&claim_params(10))
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 1, "the crashed worker held it");
-    assert_eq!(
-        orch.engine().reap_now().await.expect("reap"),
-        0,
-        "lease still valid"
-    );
+    assert_eq!(orch.reap_now().await.expect("reap"), 0, "lease still valid");
     h.expire_lease(id).await;
-    assert_eq!(orch.engine().reap_now().await.expect("reap"), 1);
+    assert_eq!(orch.reap_now().await.expect("reap"), 1);
     let rec = orch.get(id).await.expect("get").expect("exists");
     assert_eq!(rec.status, CommandStatus::Pending);
     assert_eq!(rec.attempts, 1);
     assert_eq!(rec.errors.len(), 1);
     assert_eq!(rec.errors[0].kind, FailureKind::LeaseExpired);
-    assert_eq!(
-        orch.engine().reap_now().await.expect("reap"),
-        0,
-        "once only"
-    );
+    assert_eq!(orch.reap_now().await.expect("reap"), 0, "once only");
     let running = h.start(&orch);
     let rec = wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
     running.stop().await;
@@ -75,23 +66,18 @@ pub async fn reaper_recovers_expired_lease(h: &Harness) {
 
 /// A worker whose lease was taken over cannot complete: its write changes nothing, and the
 /// new holder's result stands.
-pub async fn stale_completion_is_rejected(h: &Harness) {
+pub async fn stale_completion_is_rejected<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h
         .engine::<EchoCommand, _>(EchoHandler, &super::ledger())
         .await;
-    let store: Arc<dyn Store<Tx = dyn orch::internal::AnyConnection>> =
-        Arc::new(orch.store().clone());
+    let store = h.store().await;
     let store = store.commands();
     let id = orch.push(EchoCommand { n: 1 }).await.expect("push");
     let a = store.claim(&claim_params(1)).await.expect("claim a");
     assert_eq!(a.len(), 1);
     h.expire_lease(id).await;
-    assert_eq!(orch.engine().reap_now().await.expect("reap"), 1);
-    h.exec(
-        "UPDATE {commands} SET run_at = 0 WHERE id = {p1}",
-        vec![id.as_uuid().into()],
-    )
-    .await;
+    assert_eq!(orch.reap_now().await.expect("reap"), 1);
+    h.make_due(id).await;
     let b = store.claim(&claim_params(1)).await.expect("claim b");
     assert_eq!(b.len(), 1);
     assert_ne!(a[0].lease, b[0].lease);
@@ -126,7 +112,7 @@ pub async fn stale_completion_is_rejected(h: &Harness) {
 }
 
 /// A command running longer than its lease keeps it by heartbeat and is not reaped.
-pub async fn heartbeat_keeps_long_commands(h: &Harness) {
+pub async fn heartbeat_keeps_long_commands<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h
         .builder()
@@ -153,7 +139,7 @@ pub async fn heartbeat_keeps_long_commands(h: &Harness) {
 }
 
 /// When another process takes a command over, the heartbeat fires the old handler's token.
-pub async fn lease_lost_stops_the_handler(h: &Harness) {
+pub async fn lease_lost_stops_the_handler<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h
         .builder()
@@ -180,7 +166,7 @@ pub async fn lease_lost_stops_the_handler(h: &Harness) {
     // Another process reaps it after the lease "expired".
     h.expire_lease(id).await;
     let other = h.builder().build().await.expect("build other");
-    assert_eq!(other.engine().reap_now().await.expect("reap"), 1);
+    assert_eq!(other.reap_now().await.expect("reap"), 1);
     wait_until(SOON, "the old handler to see its token", || async {
         ledger.saw("held:cancelled").then_some(())
     })

@@ -1,13 +1,13 @@
 //! Distributed locks: exclusion, fencing tokens, release on drop and on the holder's death.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use orch::Orch;
-use sea_orm::ConnectionTrait;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::Harness;
+use crate::{Harness, SuiteBackend};
 
 /// Tasks contending for one lock in each of the two processes.
 pub const CONTENDERS_PER_PROCESS: usize = 25;
@@ -18,7 +18,7 @@ pub const KILLED_HOLDER_TTL: Duration = Duration::from_secs(3);
 
 /// A lock has one holder at a time; `wait = 0` tries once; release frees it at once, a
 /// dropped guard frees it soon after; tokens strictly increase across holders.
-pub async fn lock_excludes_and_tokens_increase(h: &Harness) {
+pub async fn lock_excludes_and_tokens_increase<B: SuiteBackend>(h: &Harness<B>) {
     let a = h.client().await;
     let b = h.builder().build().await.expect("second handle");
     let first = a
@@ -80,7 +80,7 @@ pub async fn lock_excludes_and_tokens_increase(h: &Harness) {
 }
 
 /// Bad lock names and TTLs are refused with a clear error.
-pub async fn bad_lock_names_are_refused(h: &Harness) {
+pub async fn bad_lock_names_are_refused<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.client().await;
     for name in ["", "orch.leader", "a\u{0}b", &"n".repeat(201)] {
         let error = orch
@@ -109,7 +109,7 @@ pub async fn bad_lock_names_are_refused(h: &Harness) {
 }
 
 /// A waiting acquire that is dropped (a timeout, a `select!`) leaves nothing behind.
-pub async fn canceled_acquire_leaves_the_lock_free(h: &Harness) {
+pub async fn canceled_acquire_leaves_the_lock_free<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.client().await;
     let held = orch
         .lock("busy")
@@ -135,67 +135,47 @@ pub async fn canceled_acquire_leaves_the_lock_free(h: &Harness) {
 
 /// 50 tasks in 2 processes contend for one lock: never two in the critical section, and
 /// the fencing tokens the protected resource sees only ever grow.
-pub async fn lock_excludes_fifty_tasks_in_two_processes(h: &Harness) {
-    let orch = h.client().await;
-    let db = orch.store().connection();
-    db.execute_unprepared(
-        "CREATE TABLE probe (id BIGINT PRIMARY KEY, inside BIGINT NOT NULL, entries BIGINT NOT NULL, violations BIGINT NOT NULL, last_token BIGINT NOT NULL)",
-    )
-    .await
-    .expect("probe table");
-    db.execute_unprepared(
-        "INSERT INTO probe (id, inside, entries, violations, last_token) VALUES (1, 0, 0, 0, 0)",
-    )
-    .await
-    .expect("probe row");
-    let mut child = tokio::process::Command::new(h.worker_bin())
-        .args([h.url(), "contend"])
+pub async fn lock_excludes_fifty_tasks_in_two_processes<B: SuiteBackend>(h: &Harness<B>) {
+    let probe = std::env::temp_dir().join(format!("orch-probe-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&probe).expect("probe dir");
+    let probe_arg = probe.to_str().expect("utf-8 path").to_owned();
+    let mut child = h
+        .worker(&["contend", &probe_arg])
         .stdout(Stdio::null())
         .spawn()
         .expect("start the second process");
-    contend(h.url()).await;
+    contend(h, &probe).await;
     let status = child.wait().await.expect("wait for the second process");
     assert!(status.success(), "the second process failed: {status}");
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT entries, violations, inside FROM probe WHERE id = 1",
-        ))
-        .await
-        .expect("read probe")
-        .expect("probe row");
-    let entries: i64 = row.try_get_by_index(0).expect("entries");
-    let violations: i64 = row.try_get_by_index(1).expect("violations");
-    let inside: i64 = row.try_get_by_index(2).expect("inside");
-    assert_eq!(
-        violations, 0,
-        "two holders at once, or a token that did not grow"
+    let read = |name: &str| std::fs::read_to_string(probe.join(name)).unwrap_or_default();
+    let violations = read("violations");
+    let entries = read("entries").lines().count();
+    assert!(!probe.join("inside").exists());
+    let _ = std::fs::remove_dir_all(&probe);
+    assert!(
+        violations.is_empty(),
+        "two holders at once, or a token that did not grow: {violations}"
     );
-    assert_eq!(inside, 0);
-    assert_eq!(entries as usize, 2 * CONTENDERS_PER_PROCESS * ROUNDS);
+    assert_eq!(entries, 2 * CONTENDERS_PER_PROCESS * ROUNDS);
 }
 
 /// One process's share of [`lock_excludes_fifty_tasks_in_two_processes`]: its contenders
-/// each enter the critical section [`ROUNDS`] times.
-pub async fn contend(url: &str) {
-    let orch = Orch::builder()
-        .database(url)
-        .without_link_time_handlers()
-        .build()
-        .await
-        .expect("build");
+/// each enter the critical section of the resource in `probe` [`ROUNDS`] times.
+pub async fn contend<B: SuiteBackend>(h: &Harness<B>, probe: &Path) {
+    let node = h.client().await;
     let tasks: Vec<_> = (0..CONTENDERS_PER_PROCESS)
         .map(|_| {
-            let orch = orch.clone();
+            let node = node.clone();
+            let probe = probe.to_owned();
             tokio::spawn(async move {
                 for _ in 0..ROUNDS {
-                    let guard = orch
+                    let guard = node
                         .lock("contended")
                         .acquire(Duration::from_secs(120))
                         .await
                         .expect("acquire")
                         .expect("got the lock in time");
-                    critical_section(&orch, guard.token()).await;
+                    critical_section(&probe, guard.token()).await;
                     guard.release().await.expect("release");
                 }
             })
@@ -206,42 +186,56 @@ pub async fn contend(url: &str) {
     }
 }
 
-/// Enters the probe's critical section: anyone else inside, or a token not greater than
-/// the last one seen, counts as a violation.
-async fn critical_section(orch: &Orch, token: u64) {
-    let db = orch.store().connection();
-    let exec =
-        |sql: String| async move { db.execute_unprepared(&sql).await.expect("probe statement") };
-    exec("UPDATE probe SET inside = inside + 1 WHERE id = 1".into()).await;
-    let fenced = exec(format!(
-        "UPDATE probe SET last_token = {token} WHERE id = 1 AND last_token < {token}"
-    ))
-    .await;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            "SELECT inside FROM probe WHERE id = 1",
-        ))
-        .await
-        .expect("read probe")
-        .expect("probe row");
-    let inside: i64 = row.try_get_by_index(0).expect("inside");
-    if inside != 1 || fenced.rows_affected() != 1 {
-        exec("UPDATE probe SET violations = violations + 1 WHERE id = 1".into()).await;
+/// The protected resource, in files both processes see: entering while the `inside`
+/// marker exists, or with a token not greater than the last one recorded, is a violation.
+async fn critical_section(probe: &Path, token: u64) {
+    let inside = probe.join("inside");
+    let mut violations = Vec::new();
+    let entered = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&inside)
+        .is_ok();
+    if !entered {
+        violations.push(format!(
+            "token {token} entered while another holder was inside"
+        ));
     }
+    let last: u64 = std::fs::read_to_string(probe.join("token"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0);
+    if token <= last {
+        violations.push(format!("token {token} after {last}"));
+    }
+    std::fs::write(probe.join("token"), token.to_string()).expect("write token");
     tokio::time::sleep(Duration::from_millis(2)).await;
-    exec("UPDATE probe SET inside = inside - 1, entries = entries + 1 WHERE id = 1".into()).await;
+    if entered {
+        std::fs::remove_file(&inside).expect("leave");
+    }
+    append(&probe.join("entries"), &format!("{token}\n"));
+    for violation in violations {
+        append(&probe.join("violations"), &format!("{violation}\n"));
+    }
+}
+
+fn append(path: &PathBuf, line: &str) {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .expect("append to the probe");
 }
 
 /// A holder killed with SIGKILL loses its lock: at once on PostgreSQL and MySQL/MariaDB
 /// (its connection closes), within the lock's TTL on SQLite (its lease runs out). The next
 /// holder's token is greater.
-pub async fn killed_holder_frees_the_lock(h: &Harness) {
+pub async fn killed_holder_frees_the_lock<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.client().await;
-    let mut child = tokio::process::Command::new(h.worker_bin())
-        .args([h.url(), "hold-lock", "victim"])
+    let mut child = h
+        .worker(&["hold-lock", "victim"])
         .stdout(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("start the holder");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -265,9 +259,10 @@ pub async fn killed_holder_frees_the_lock(h: &Harness) {
     child.start_kill().expect("SIGKILL the holder");
     child.wait().await.expect("reap the holder");
     let killed = tokio::time::Instant::now();
-    let bound = match h.kind {
-        crate::BackendKind::Sqlite => KILLED_HOLDER_TTL,
-        _ => Duration::from_secs(1),
+    let bound = if h.backend().session_locks() {
+        Duration::from_secs(1)
+    } else {
+        KILLED_HOLDER_TTL
     };
     let guard = orch
         .lock("victim")
@@ -283,14 +278,10 @@ pub async fn killed_holder_frees_the_lock(h: &Harness) {
 
 /// The child side of [`killed_holder_frees_the_lock`]: takes `name`, prints its token and
 /// waits to be killed.
-pub async fn hold_until_killed(url: &str, name: &str) {
-    let orch = Orch::builder()
-        .database(url)
-        .without_link_time_handlers()
-        .build()
+pub async fn hold_until_killed<B: SuiteBackend>(h: &Harness<B>, name: &str) {
+    let guard = h
+        .client()
         .await
-        .expect("build");
-    let guard = orch
         .lock(name)
         .ttl(KILLED_HOLDER_TTL)
         .acquire(Duration::from_secs(30))

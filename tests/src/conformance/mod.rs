@@ -4,7 +4,6 @@ pub mod bad_input;
 pub mod cancel;
 pub mod chaining;
 pub mod concurrency;
-pub mod connection;
 pub mod crash;
 pub mod leader;
 pub mod lease;
@@ -12,7 +11,6 @@ pub mod locks;
 pub mod push;
 pub mod retry;
 pub mod routing;
-pub mod schema;
 pub mod shutdown;
 
 use std::sync::Arc;
@@ -28,16 +26,16 @@ pub fn ledger() -> Arc<Ledger> {
     Arc::new(Ledger::default())
 }
 
-/// Stamps one `#[tokio::test]` per behaviour for `$kind` (a [`crate::BackendKind`]).
+/// Stamps one `#[tokio::test]` per behaviour for the backend `$make` (an expression
+/// giving a future of a [`crate::SuiteBackend`], evaluated afresh for each test).
 #[macro_export]
 macro_rules! conformance_suite {
-    ($kind:expr) => {
-        $crate::conformance_tests!($kind;
+    ($make:expr) => {
+        $crate::conformance_tests!($make; conformance;
             push::push_and_get,
             push::run_and_read_output,
             push::push_many_in_one_batch,
             push::idempotency_key_dedups,
-            push::push_in_commits_with_the_transaction,
             push::scheduled_command_waits_for_its_time,
             push::database_clock_decides,
             retry::fails_once_then_succeeds,
@@ -59,12 +57,9 @@ macro_rules! conformance_suite {
             routing::unknown_names_stay_pending,
             bad_input::undecodable_payload_dies_without_retry,
             bad_input::oversized_payload_is_refused,
-            bad_input::invalid_table_prefix_is_a_config_error,
             bad_input::duplicate_names_fail_at_start,
             bad_input::bad_push_options_are_refused,
             shutdown::shutdown_releases_running_commands,
-            schema::migrations_are_idempotent_and_concurrent,
-            schema::table_prefixes_isolate,
             concurrency::two_engines_ten_thousand_commands_exactly_once,
             locks::lock_excludes_and_tokens_increase,
             locks::bad_lock_names_are_refused,
@@ -77,29 +72,39 @@ macro_rules! conformance_suite {
     };
 }
 
-/// Stamps the behaviours that need a database server (PostgreSQL, MariaDB).
+/// Stamps what only orch-sea has (migrations, prefixes, sea-orm transactions) for
+/// `$make`, a future of a [`crate::sea::SeaBackend`].
+#[macro_export]
+macro_rules! sea_suite {
+    ($make:expr) => {
+        $crate::conformance_tests!($make; sea;
+            schema::migrations_are_idempotent_and_concurrent,
+            schema::table_prefixes_isolate,
+            schema::invalid_table_prefix_is_a_config_error,
+            transactions::push_in_commits_with_the_transaction,
+        );
+    };
+}
+
+/// Stamps what needs a database server (PostgreSQL, MariaDB) for `$make`, a future of a
+/// [`crate::sea::SeaBackend`].
 #[macro_export]
 macro_rules! server_suite {
-    ($kind:expr) => {
-        $crate::conformance_tests!($kind;
+    ($make:expr) => {
+        $crate::conformance_tests!($make; sea;
             connection::database_goes_away_mid_run,
         );
     };
 }
 
-/// Stamps the listed tests (module::function) for one backend.
+/// Stamps the listed tests (`$folder::module::function`) for one backend.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($kind:expr; $($module:ident :: $name:ident),* $(,)?) => {
+    ($make:expr; $folder:ident; $($module:ident :: $name:ident),* $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
-                $crate::run(
-                    $kind,
-                    env!("CARGO_BIN_EXE_orch-crash-worker"),
-                    |h| Box::pin($crate::conformance::$module::$name(h)),
-                )
-                .await;
+                $crate::run($make, |h| Box::pin($crate::$folder::$module::$name(h))).await;
             }
         )*
     };

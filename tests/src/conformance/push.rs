@@ -4,15 +4,14 @@ use std::time::Duration;
 
 use orch::prelude::*;
 use orch::{ListFilter, Push};
-use sea_orm::TransactionTrait;
 
 use super::{SOON, ledger};
-use crate::Harness;
 use crate::commands::{EchoCommand, EchoHandler};
 use crate::wait::wait_for_status;
+use crate::{Harness, SuiteBackend};
 
 /// A pushed command is pending with its name, target, timeout and attempt budget.
-pub async fn push_and_get(h: &Harness) {
+pub async fn push_and_get<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.client().await;
     let id = orch.push(EchoCommand { n: 7 }).await.expect("push");
     let rec = orch.get(id).await.expect("get").expect("exists");
@@ -28,7 +27,7 @@ pub async fn push_and_get(h: &Harness) {
 }
 
 /// The engine runs a command and stores its typed output.
-pub async fn run_and_read_output(h: &Harness) {
+pub async fn run_and_read_output<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let running = h.start(&orch);
@@ -42,7 +41,7 @@ pub async fn run_and_read_output(h: &Harness) {
 }
 
 /// `push_many` inserts every command; all run.
-pub async fn push_many_in_one_batch(h: &Harness) {
+pub async fn push_many_in_one_batch<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let ids = orch
@@ -69,7 +68,7 @@ pub async fn push_many_in_one_batch(h: &Harness) {
 }
 
 /// A second push with the same idempotency key returns the first id and inserts nothing.
-pub async fn idempotency_key_dedups(h: &Harness) {
+pub async fn idempotency_key_dedups<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.client().await;
     let key = Push::new().idempotency_key("order-42");
     let a = orch
@@ -94,36 +93,8 @@ pub async fn idempotency_key_dedups(h: &Harness) {
     assert_ne!(a, c);
 }
 
-/// `push_in` joins the caller's transaction: rolled back, nothing; committed, it runs.
-pub async fn push_in_commits_with_the_transaction(h: &Harness) {
-    let ledger = ledger();
-    let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
-    let db = orch.store().connection();
-
-    let txn = db.begin().await.expect("begin");
-    let dropped = orch
-        .push_in(&txn, EchoCommand { n: 1 })
-        .await
-        .expect("push in");
-    txn.rollback().await.expect("rollback");
-    assert!(orch.get(dropped).await.expect("get").is_none());
-
-    let txn = db.begin().await.expect("begin");
-    let kept = orch
-        .push_in(&txn, EchoCommand { n: 2 })
-        .await
-        .expect("push in");
-    txn.commit().await.expect("commit");
-
-    let running = h.start(&orch);
-    wait_for_status(h, kept, CommandStatus::Succeeded, SOON).await;
-    running.stop().await;
-    assert_eq!(ledger.runs("1"), 0);
-    assert_eq!(ledger.runs("2"), 1);
-}
-
 /// A command with a later run time is not claimed until the database's clock reaches it.
-pub async fn scheduled_command_waits_for_its_time(h: &Harness) {
+pub async fn scheduled_command_waits_for_its_time<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let later = orch
@@ -145,7 +116,7 @@ pub async fn scheduled_command_waits_for_its_time(h: &Harness) {
 
 /// `run_at` compares with the database's clock: an absolute time an hour ahead of the
 /// database is not due, one in the past is.
-pub async fn database_clock_decides(h: &Harness) {
+pub async fn database_clock_decides<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.client().await;
     let db_now = orch.database_now().await.expect("db now");
     let drift = (chrono::Utc::now() - db_now).num_seconds().abs();

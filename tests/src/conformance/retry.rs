@@ -4,15 +4,15 @@ use orch::ListFilter;
 use orch::prelude::*;
 
 use super::{SOON, ledger};
-use crate::Harness;
 use crate::commands::{
     EchoCommand, EchoHandler, Failing, FailingHandler, Flaky, FlakyHandler, Notice, Panicky,
     PanickyHandler, Sleepy, SleepyHandler,
 };
 use crate::wait::{wait_for_status, wait_until};
+use crate::{Harness, SuiteBackend};
 
 /// A command that fails once succeeds on its second attempt; the failure is recorded.
-pub async fn fails_once_then_succeeds(h: &Harness) {
+pub async fn fails_once_then_succeeds<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h.engine::<Flaky, _>(FlakyHandler, &super::ledger()).await;
     let running = h.start(&orch);
     let id = orch.push(Flaky { fail_times: 1 }).await.expect("push");
@@ -27,7 +27,7 @@ pub async fn fails_once_then_succeeds(h: &Harness) {
 
 /// With retries exhausted the command is dead, keeps every error, and its `on_failure`
 /// follow-up exists once.
-pub async fn exhausted_retries_end_dead_with_errors(h: &Harness) {
+pub async fn exhausted_retries_end_dead_with_errors<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h
         .engine::<Failing, _>(FailingHandler, &super::ledger())
         .await;
@@ -49,7 +49,7 @@ pub async fn exhausted_retries_end_dead_with_errors(h: &Harness) {
 }
 
 /// A fatal error ends the command after one attempt.
-pub async fn fatal_error_is_not_retried(h: &Harness) {
+pub async fn fatal_error_is_not_retried<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h
         .engine::<Failing, _>(FailingHandler, &super::ledger())
         .await;
@@ -63,7 +63,7 @@ pub async fn fatal_error_is_not_retried(h: &Harness) {
 }
 
 /// An attempt past its timeout is stopped (its token fires) and recorded as `timed_out`.
-pub async fn timeout_is_a_failed_attempt(h: &Harness) {
+pub async fn timeout_is_a_failed_attempt<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<Sleepy, _>(SleepyHandler, &ledger).await;
     let running = h.start(&orch);
@@ -77,7 +77,7 @@ pub async fn timeout_is_a_failed_attempt(h: &Harness) {
 }
 
 /// A panicking handler is a failed attempt; the engine keeps running other commands.
-pub async fn panic_is_a_failed_attempt(h: &Harness) {
+pub async fn panic_is_a_failed_attempt<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h
         .builder()
@@ -103,7 +103,7 @@ pub async fn panic_is_a_failed_attempt(h: &Harness) {
 
 /// A command's own backoff policy overrides the global one: after its first failure it is
 /// due again an hour later (by the database clock), not in milliseconds.
-pub async fn backoff_is_per_command(h: &Harness) {
+pub async fn backoff_is_per_command<B: SuiteBackend>(h: &Harness<B>) {
     let orch = h
         .builder()
         .handler::<Flaky, _>(FlakyHandler)

@@ -4,12 +4,12 @@ use orch::Push;
 use orch::prelude::*;
 
 use super::{SOON, ledger};
-use crate::Harness;
 use crate::commands::{EchoCommand, EchoHandler, EngineLabel, Orphan, WhoRuns, WhoRunsHandler};
 use crate::wait::{wait_for_status, wait_until};
+use crate::{Harness, SuiteBackend};
 
 /// Commands run only on engines serving their target.
-pub async fn targets_route_commands(h: &Harness) {
+pub async fn targets_route_commands<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let engine = |key: &'static str| {
         h.builder()
@@ -60,7 +60,7 @@ pub async fn targets_route_commands(h: &Harness) {
 }
 
 /// A command whose name no running engine serves stays pending and visible.
-pub async fn unknown_names_stay_pending(h: &Harness) {
+pub async fn unknown_names_stay_pending<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h.engine::<EchoCommand, _>(EchoHandler, &ledger).await;
     let orphan = orch.push(Orphan { n: 1 }).await.expect("push orphan");

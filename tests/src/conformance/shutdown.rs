@@ -5,13 +5,13 @@ use std::time::Duration;
 use orch::prelude::*;
 
 use super::{SOON, ledger};
-use crate::Harness;
 use crate::commands::{Blocker, BlockerHandler};
 use crate::wait::wait_until;
+use crate::{Harness, SuiteBackend};
 
 /// At shutdown, handlers still running after the grace period see their token fire and
 /// their commands go back to pending without using up an attempt.
-pub async fn shutdown_releases_running_commands(h: &Harness) {
+pub async fn shutdown_releases_running_commands<B: SuiteBackend>(h: &Harness<B>) {
     let ledger = ledger();
     let orch = h
         .builder()

@@ -9,18 +9,21 @@ use std::time::Duration;
 use orch::prelude::*;
 use sea_orm::{ConnectionTrait, Database, Statement};
 
-use super::ledger;
+use super::SeaBackend;
 use crate::commands::{EchoCommand, EchoHandler};
+use crate::conformance::ledger;
 use crate::wait::wait_until;
 use crate::{BackendKind, Harness};
 
 const COMMANDS: u64 = 2_000;
 
 /// Kills every other connection to the test database; returns how many.
-async fn kill_connections(h: &Harness) -> usize {
-    let db = Database::connect(h.url()).await.expect("admin connection");
+async fn kill_connections(h: &Harness<SeaBackend>) -> usize {
+    let db = Database::connect(h.backend().url())
+        .await
+        .expect("admin connection");
     let backend = db.get_database_backend();
-    let killed = match h.kind {
+    let killed = match h.backend().kind() {
         BackendKind::Postgres => {
             let rows = db
                 .query_all_raw(Statement::from_string(
@@ -58,7 +61,7 @@ async fn kill_connections(h: &Harness) -> usize {
 
 /// Connections are killed three times during a drain; every command still succeeds, none
 /// waits for the reaper (a claim cut during its commit is released at once).
-pub async fn database_goes_away_mid_run(h: &Harness) {
+pub async fn database_goes_away_mid_run(h: &Harness<SeaBackend>) {
     let ledger = ledger();
     let orch = h
         .builder()
@@ -103,8 +106,8 @@ pub async fn database_goes_away_mid_run(h: &Harness) {
     assert_eq!(runs.len(), COMMANDS as usize, "none lost");
     assert_eq!(h.count(CommandStatus::Pending).await, 0);
     assert_eq!(h.count(CommandStatus::Running).await, 0);
-    if h.kind == BackendKind::Postgres {
-        let db = Database::connect(h.url()).await.expect("connect");
+    if h.backend().kind() == BackendKind::Postgres {
+        let db = Database::connect(h.backend().url()).await.expect("connect");
         let row = db
             .query_one_raw(Statement::from_string(
                 db.get_database_backend(),

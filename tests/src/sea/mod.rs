@@ -1,0 +1,187 @@
+//! The sea-orm backend under the suite: [`SeaBackend`] implements [`SuiteBackend`] for
+//! SQLite, PostgreSQL and MariaDB, and the tests of what only this backend has (its
+//! migrations and table prefixes, `push_in` with a sea-orm transaction, connections cut on
+//! the server).
+
+pub mod connection;
+pub mod schema;
+pub mod transactions;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orch::internal::store::Store;
+use orch::internal::{AnyConnection, SeaStore};
+use orch::{CommandId, CommandStatus, Orch, OrchBuilder};
+use sea_orm::{ConnectionTrait, Statement, Value};
+use tokio::sync::OnceCell;
+
+use crate::backend::SuiteBackend;
+use crate::backends::{BackendKind, FreshDatabase};
+
+/// One fresh database on one of the three backends orch-sea supports.
+pub struct SeaBackend {
+    kind: BackendKind,
+    db: FreshDatabase,
+    worker_bin: &'static str,
+    owned: bool,
+    admin: OnceCell<SeaStore>,
+}
+
+impl SeaBackend {
+    /// A fresh database of `kind`; `worker_bin` is the `orch-crash-worker` executable.
+    pub async fn create(kind: BackendKind, worker_bin: &'static str) -> Self {
+        Self {
+            kind,
+            db: FreshDatabase::create(kind).await,
+            worker_bin,
+            owned: true,
+            admin: OnceCell::new(),
+        }
+    }
+
+    /// The database another process made (a worker process's view): never dropped here.
+    pub fn attach(url: &str, worker_bin: &'static str) -> Self {
+        let kind = if url.starts_with("postgres") {
+            BackendKind::Postgres
+        } else if url.starts_with("mysql") || url.starts_with("mariadb") {
+            BackendKind::MySql
+        } else {
+            BackendKind::Sqlite
+        };
+        Self {
+            kind,
+            db: FreshDatabase::existing(url),
+            worker_bin,
+            owned: false,
+            admin: OnceCell::new(),
+        }
+    }
+
+    /// The backend family.
+    pub fn kind(&self) -> BackendKind {
+        self.kind
+    }
+
+    /// The database URL.
+    pub fn url(&self) -> &str {
+        &self.db.url
+    }
+
+    /// An `Orch` builder on this database with the suite's timings and no link-time
+    /// handlers.
+    pub fn orch_builder(&self) -> OrchBuilder {
+        Orch::builder()
+            .database(self.url())
+            .without_link_time_handlers()
+            .poll_interval(Duration::from_millis(50))
+            .retry_policy(
+                orch::RetryPolicy::new()
+                    .base(Duration::from_millis(20))
+                    .jitter(0.0),
+            )
+            .configure(|c| c.shutdown_grace = Duration::from_secs(5))
+    }
+
+    /// The store the helpers below run their statements on.
+    async fn admin(&self) -> &SeaStore {
+        self.admin
+            .get_or_init(|| async { SeaStore::connect(self.url()).await.expect("admin store") })
+            .await
+    }
+
+    /// Runs a statement; `{commands}` is replaced by the quoted commands table and `{p1}`,
+    /// `{p2}`… by placeholders bound to `values`.
+    async fn exec(&self, template: &str, values: Vec<Value>) -> u64 {
+        let store = self.admin().await;
+        let db = store.connection();
+        let mut sql = template.replace("{commands}", store.commands_table());
+        for i in 1..=values.len() {
+            let ph = if self.kind == BackendKind::Postgres {
+                format!("${i}")
+            } else {
+                "?".to_owned()
+            };
+            sql = sql.replace(&format!("{{p{i}}}"), &ph);
+        }
+        db.execute_raw(Statement::from_sql_and_values(
+            db.get_database_backend(),
+            sql,
+            values,
+        ))
+        .await
+        .expect("test statement")
+        .rows_affected()
+    }
+}
+
+impl SuiteBackend for SeaBackend {
+    type Tx = dyn AnyConnection;
+
+    fn name(&self) -> &'static str {
+        match self.kind {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Postgres => "postgres",
+            BackendKind::MySql => "mysql",
+        }
+    }
+
+    fn session_locks(&self) -> bool {
+        self.kind != BackendKind::Sqlite
+    }
+
+    async fn store(&self) -> Arc<dyn Store<Tx = dyn AnyConnection>> {
+        Arc::new(SeaStore::connect(self.url()).await.expect("open a store"))
+    }
+
+    async fn expire_lease(&self, id: CommandId) {
+        let n = self
+            .exec(
+                "UPDATE {commands} SET lease_expires_at = lease_expires_at - 3600000000 WHERE id = {p1}",
+                vec![id.as_uuid().into()],
+            )
+            .await;
+        assert_eq!(n, 1, "expire lease of {id}");
+    }
+
+    async fn make_due(&self, id: CommandId) {
+        let n = self
+            .exec(
+                "UPDATE {commands} SET run_at = run_at - 7200000000 WHERE id = {p1}",
+                vec![id.as_uuid().into()],
+            )
+            .await;
+        assert_eq!(n, 1, "make {id} due");
+    }
+
+    async fn count(&self, status: CommandStatus) -> i64 {
+        let store = self.admin().await;
+        let db = store.connection();
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE status = '{}'",
+            store.commands_table(),
+            status.as_str()
+        );
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .expect("count")
+            .expect("one row");
+        row.try_get_by_index::<i64>(0).expect("count value")
+    }
+
+    fn worker(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(self.worker_bin);
+        command.arg(self.url()).args(args).kill_on_drop(true);
+        command
+    }
+
+    async fn cleanup(self) {
+        if let Some(admin) = self.admin.get() {
+            let _ = admin.connection().clone().close().await;
+        }
+        if self.owned {
+            self.db.drop_database().await;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Migrations and table prefixes.
+
+use orch::internal::SeaStore;
+use orch::{ConfigError, Error, ListFilter, Orch, SeaStoreConfig};
+
+use super::SeaBackend;
+use crate::Harness;
+use crate::commands::EchoCommand;
+
+/// Two instances migrating an empty database at once both succeed; a rerun applies
+/// nothing.
+pub async fn migrations_are_idempotent_and_concurrent(h: &Harness<SeaBackend>) {
+    let (a, b) = tokio::join!(
+        SeaStore::connect(h.backend().url()),
+        SeaStore::connect(h.backend().url())
+    );
+    let a = a.expect("first instance");
+    b.expect("second instance");
+    assert!(a.migrate().await.expect("rerun").is_empty());
+    // orch never touches the application's own migration table.
+    let orch = h.client().await;
+    orch.push(EchoCommand { n: 1 })
+        .await
+        .expect("usable after migration");
+}
+
+/// Two prefixes on one database are two separate queues.
+pub async fn table_prefixes_isolate(h: &Harness<SeaBackend>) {
+    let mut config = SeaStoreConfig::default();
+    config.table_prefix = "tenant_a_".into();
+    let a = h
+        .backend()
+        .orch_builder()
+        .store_config(config.clone())
+        .build()
+        .await
+        .expect("a");
+    config.table_prefix = "tenant_b_".into();
+    let b = h
+        .backend()
+        .orch_builder()
+        .store_config(config)
+        .build()
+        .await
+        .expect("b");
+    a.push(EchoCommand { n: 1 }).await.expect("push a");
+    assert_eq!(a.list(&ListFilter::new()).await.expect("list").len(), 1);
+    assert!(b.list(&ListFilter::new()).await.expect("list").is_empty());
+    assert_eq!(
+        a.store().commands_table().trim_matches(['"', '`']),
+        "tenant_a_commands"
+    );
+}
+
+/// An invalid table prefix or database URL is a configuration error naming the setting.
+pub async fn invalid_table_prefix_is_a_config_error(h: &Harness<SeaBackend>) {
+    for prefix in ["Bad;prefix", "", "1x", "orch-x", "a\"b"] {
+        let err = h
+            .backend()
+            .orch_builder()
+            .table_prefix(prefix)
+            .build()
+            .await
+            .expect_err("invalid prefix");
+        assert!(
+            matches!(
+                err,
+                Error::Config(ConfigError::Invalid {
+                    field: "table_prefix",
+                    ..
+                })
+            ),
+            "{prefix:?}: {err:?}"
+        );
+    }
+    let err = Orch::builder()
+        .database("oracle://x")
+        .build()
+        .await
+        .expect_err("unsupported url");
+    assert!(
+        err.to_string().contains("unsupported database URL"),
+        "{err}"
+    );
+    let err = Orch::builder().build().await.expect_err("no database");
+    assert!(err.to_string().contains("no database"), "{err}");
+}

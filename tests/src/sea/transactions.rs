@@ -1,0 +1,50 @@
+//! Transactional pushes with a sea-orm transaction.
+
+use orch::prelude::*;
+use sea_orm::TransactionTrait;
+
+use super::SeaBackend;
+use crate::Harness;
+use crate::commands::{EchoCommand, EchoHandler};
+use crate::conformance::{SOON, ledger};
+use crate::wait::wait_for_status;
+
+/// `push_in` joins the caller's transaction: rolled back, nothing; committed, it runs.
+pub async fn push_in_commits_with_the_transaction(h: &Harness<SeaBackend>) {
+    let ledger = ledger();
+    let orch = h
+        .backend()
+        .orch_builder()
+        .state(ledger.clone())
+        .handler::<EchoCommand, _>(EchoHandler)
+        .build()
+        .await
+        .expect("build");
+    let db = orch.connection();
+
+    let txn = db.begin().await.expect("begin");
+    let dropped = orch
+        .push_in(&txn, EchoCommand { n: 1 })
+        .await
+        .expect("push in");
+    txn.rollback().await.expect("rollback");
+    assert!(orch.get(dropped).await.expect("get").is_none());
+
+    let txn = db.begin().await.expect("begin");
+    let kept = orch
+        .push_in(&txn, EchoCommand { n: 2 })
+        .await
+        .expect("push in");
+    txn.commit().await.expect("commit");
+
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let (orch, stop) = (orch.clone(), stop.clone());
+        async move { orch.run(stop).await }
+    });
+    wait_for_status(h, kept, CommandStatus::Succeeded, SOON).await;
+    stop.cancel();
+    running.await.expect("engine task").expect("engine");
+    assert_eq!(ledger.runs("1"), 0);
+    assert_eq!(ledger.runs("2"), 1);
+}
