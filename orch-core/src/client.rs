@@ -74,7 +74,10 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
             .insert(std::slice::from_ref(&insert))
             .await?;
         self.wake();
-        Ok(pushed(&insert, &inserted))
+        Ok(inserted
+            .first()
+            .copied()
+            .unwrap_or(Pushed::new(insert.id, true)))
     }
 
     /// Pushes a command inside the caller's own connection or transaction: it exists
@@ -109,7 +112,10 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         // Engines in this process look at once; if the transaction has not committed yet,
         // they find nothing and the next wake-up or poll picks the command up.
         self.wake();
-        Ok(pushed(&insert, &inserted))
+        Ok(inserted
+            .first()
+            .copied()
+            .unwrap_or(Pushed::new(insert.id, true)))
     }
 
     /// Pushes many commands of one type atomically; returns their ids in order.
@@ -130,7 +136,7 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         }
         let inserted = self.shared.commands().insert(&inserts).await?;
         self.wake();
-        Ok(inserted.into_iter().map(|i| i.id).collect())
+        Ok(inserted.into_iter().map(|p| p.id).collect())
     }
 
     /// Serializes and checks a command for insertion (size limit, defaults).
@@ -220,18 +226,4 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
     pub async fn database_now(&self) -> Result<chrono::DateTime<chrono::Utc>> {
         Ok(self.shared.store.now().await?)
     }
-}
-
-/// The outcome of a one-command insert.
-fn pushed(insert: &InsertCommand, inserted: &[crate::store::Inserted]) -> Pushed {
-    inserted.first().map_or(
-        Pushed {
-            id: insert.id,
-            created: true,
-        },
-        |i| Pushed {
-            id: i.id,
-            created: i.created,
-        },
-    )
 }

@@ -107,6 +107,14 @@ pub struct Pushed {
     pub created: bool,
 }
 
+impl Pushed {
+    /// What a store reports for one inserted command: `created` is false for a duplicate
+    /// idempotency key, `id` then being the existing command's.
+    pub const fn new(id: CommandId, created: bool) -> Self {
+        Self { id, created }
+    }
+}
+
 /// A command serialized for insertion, before the client's defaults are applied.
 #[derive(Debug, Clone)]
 pub struct NewCommand {

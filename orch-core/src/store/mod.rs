@@ -40,8 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use commands::{
     AttemptError, CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord,
-    CommandStore, Finish, FinishOutcome, InsertCommand, Inserted, LeaseRenewal, ListFilter,
-    OutputError,
+    CommandStore, Finish, FinishOutcome, InsertCommand, LeaseRenewal, ListFilter, OutputError,
 };
 pub use error::{StoreError, StoreErrorKind};
 pub use locks::{HeldLock, LockHolder, LockStore};

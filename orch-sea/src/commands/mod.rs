@@ -7,11 +7,11 @@ pub(crate) mod insert;
 pub(crate) mod read;
 pub(crate) mod renew;
 
-use orch_core::CommandId;
 use orch_core::store::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, CommandStore, Finish,
-    InsertCommand, Inserted, LeaseRenewal, ListFilter, StoreFuture,
+    InsertCommand, LeaseRenewal, ListFilter, StoreFuture,
 };
+use orch_core::{CommandId, Pushed};
 use sea_orm::{IsolationLevel, TransactionTrait};
 
 use crate::conn::{AnyConnection, Dyn};
@@ -19,7 +19,7 @@ use crate::error::db_error;
 use crate::store::SeaStore;
 
 impl CommandStore<dyn AnyConnection> for SeaStore {
-    fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Inserted>> {
+    fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Pushed>> {
         let i = self.inner();
         Box::pin(async move {
             if commands.len() <= insert::CHUNK {
@@ -40,7 +40,7 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
         &'a self,
         tx: &'a dyn AnyConnection,
         commands: &'a [InsertCommand],
-    ) -> StoreFuture<'a, Vec<Inserted>> {
+    ) -> StoreFuture<'a, Vec<Pushed>> {
         let i = self.inner();
         Box::pin(async move {
             insert::insert(&Dyn(tx), i.backend, &i.tables, self.notify(), commands).await

@@ -5,19 +5,20 @@ mod record;
 
 pub use params::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, Finish, FinishOutcome, InsertCommand,
-    Inserted, LeaseRenewal, ListFilter,
+    LeaseRenewal, ListFilter,
 };
 pub use record::{AttemptError, CommandRecord, OutputError};
 
 use super::StoreFuture;
 use crate::id::CommandId;
+use crate::push::Pushed;
 
 /// Durable command rows. See the [module docs](super) for the lease protocol; `Tx` is the
 /// backend's [`Store::Tx`](super::Store::Tx).
 pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     /// Inserts commands atomically: all of them or none. A command whose idempotency key
     /// already exists is not inserted; the existing row's id is returned instead.
-    fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Inserted>>;
+    fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Pushed>>;
 
     /// Inserts commands through the caller's connection or transaction: they exist exactly
     /// when it commits.
@@ -25,7 +26,7 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
         &'a self,
         tx: &'a Tx,
         commands: &'a [InsertCommand],
-    ) -> StoreFuture<'a, Vec<Inserted>>;
+    ) -> StoreFuture<'a, Vec<Pushed>>;
 
     /// Claims up to `params.limit` due commands under a new lease, oldest `run_at` first.
     fn claim<'a>(&'a self, params: &'a ClaimParams) -> StoreFuture<'a, Vec<ClaimedCommand>>;

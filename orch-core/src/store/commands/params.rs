@@ -29,15 +29,6 @@ pub struct InsertCommand {
     pub parent_id: Option<CommandId>,
 }
 
-/// What an insert did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Inserted {
-    /// The row's id: the new one, or the existing row's for a duplicate idempotency key.
-    pub id: CommandId,
-    /// False when an existing row with the same idempotency key was found instead.
-    pub created: bool,
-}
-
 /// Which due commands to claim, and under what lease.
 #[derive(Debug, Clone)]
 pub struct ClaimParams {

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use orch_core::store::{InsertCommand, Inserted, StoreError};
+use orch_core::Pushed;
+use orch_core::store::{InsertCommand, StoreError};
 use orch_core::{CommandId, When};
 use sea_orm::ConnectionTrait;
 
@@ -26,7 +27,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     tables: &Tables,
     notify: bool,
     commands: &[InsertCommand],
-) -> Result<Vec<Inserted>, StoreError> {
+) -> Result<Vec<Pushed>, StoreError> {
     for chunk in commands.chunks(CHUNK) {
         let due_now = notify && chunk.iter().any(|c| c.when == When::Now);
         let stmt = statement(backend, tables, chunk, due_now);
@@ -51,10 +52,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
                 .as_deref()
                 .and_then(|k| existing.get(k).copied())
                 .unwrap_or(c.id);
-            Inserted {
-                id,
-                created: id == c.id,
-            }
+            Pushed::new(id, id == c.id)
         })
         .collect())
 }
