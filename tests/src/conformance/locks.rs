@@ -133,6 +133,34 @@ pub async fn canceled_acquire_leaves_the_lock_free<B: SuiteBackend>(h: &Harness<
     again.release().await.expect("release");
 }
 
+/// A lock held longer than its TTL stays held (the keeper renews the lease on SQLite and
+/// keeps the server session alive elsewhere): nobody else takes it meanwhile.
+pub async fn held_lock_outlives_its_ttl<B: SuiteBackend>(h: &Harness<B>) {
+    let a = h.client().await;
+    let b = h.builder().build().await.expect("second node");
+    let guard = a
+        .lock("long")
+        .ttl(Duration::from_secs(1))
+        .acquire(Duration::ZERO)
+        .await
+        .expect("acquire")
+        .expect("free");
+    let until = tokio::time::Instant::now() + Duration::from_secs(3);
+    while tokio::time::Instant::now() < until {
+        assert!(
+            b.lock("long")
+                .acquire(Duration::ZERO)
+                .await
+                .expect("try")
+                .is_none(),
+            "taken while its holder lives"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(guard.is_held().await);
+    guard.release().await.expect("release");
+}
+
 /// 50 tasks in 2 processes contend for one lock: never two in the critical section, and
 /// the fencing tokens the protected resource sees only ever grow.
 pub async fn lock_excludes_fifty_tasks_in_two_processes<B: SuiteBackend>(h: &Harness<B>) {

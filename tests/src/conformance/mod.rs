@@ -66,6 +66,7 @@ macro_rules! conformance_suite {
             locks::canceled_acquire_leaves_the_lock_free,
             locks::lock_excludes_fifty_tasks_in_two_processes,
             locks::killed_holder_frees_the_lock,
+            locks::held_lock_outlives_its_ttl,
             leader::one_leader_and_a_successor,
             leader::killed_leader_is_replaced,
         );
@@ -82,6 +83,7 @@ macro_rules! sea_suite {
             schema::table_prefixes_isolate,
             schema::invalid_table_prefix_is_a_config_error,
             transactions::push_in_commits_with_the_transaction,
+            locks::lock_names_are_per_prefix,
         );
     };
 }
@@ -93,6 +95,7 @@ macro_rules! server_suite {
     ($make:expr) => {
         $crate::conformance_tests!($make; sea;
             connection::database_goes_away_mid_run,
+            locks::lock_dies_with_its_connection,
         );
     };
 }

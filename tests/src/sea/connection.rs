@@ -18,7 +18,7 @@ use crate::{BackendKind, Harness};
 const COMMANDS: u64 = 2_000;
 
 /// Kills every other connection to the test database; returns how many.
-async fn kill_connections(h: &Harness<SeaBackend>) -> usize {
+pub(crate) async fn kill_connections(h: &Harness<SeaBackend>) -> usize {
     let db = Database::connect(h.backend().url())
         .await
         .expect("admin connection");

@@ -4,6 +4,7 @@
 //! the server).
 
 pub mod connection;
+pub mod locks;
 pub mod schema;
 pub mod transactions;
 
