@@ -9,3 +9,4 @@ cargo test --workspace --all-features -- --test-threads="${ORCH_TEST_THREADS:-4}
 # Link-time registration must survive release builds (linker GC, LTO).
 cargo test --release -p orch --test macros
 cargo run -q -p quickstart
+cargo run -q -p timers

@@ -178,6 +178,37 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         Ok(outcome)
     }
 
+    /// Cancels a command only if it has not started (still pending, no attempt made):
+    /// the way to call off a timer. Returns whether it was canceled; a command that has
+    /// started, finished or does not exist is left as it is. `on_cancel` follow-ups are
+    /// inserted in the same transaction.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn cancel_timer(&self, id: CommandId) -> Result<bool> {
+        let Some(record) = self.shared.commands().get(id).await? else {
+            return Ok(false);
+        };
+        if record.status != CommandStatus::Pending || record.attempts > 0 {
+            return Ok(false);
+        }
+        let follow_ups = self.cancel_follow_ups(&record);
+        Ok(self
+            .shared
+            .commands()
+            .cancel_unstarted(&CancelParams { id, follow_ups })
+            .await?)
+    }
+
+    /// Pending timers: commands not started yet whose due time is still ahead by the
+    /// database's clock, soonest first, at most `limit` (capped at 10,000).
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn pending_timers(&self, limit: u32) -> Result<Vec<CommandRecord>> {
+        Ok(self.shared.commands().list_unstarted(limit).await?)
+    }
+
     fn cancel_follow_ups(&self, record: &CommandRecord) -> Vec<InsertCommand> {
         let Some(info) = self.shared.registry.command(&record.name) else {
             if record.status == CommandStatus::Pending {

@@ -160,6 +160,59 @@ impl Orch {
         self.client.submit_in(conn, cmd, push).await
     }
 
+    /// Schedules a command to run at `at` (by the database's clock): a durable one-shot
+    /// timer. It survives restarts, fires once, and can be called off with
+    /// [`Orch::cancel_timer`] until it starts. Returns its id.
+    ///
+    /// # Example
+    /// ```
+    /// use orch::prelude::*;
+    /// use std::time::Duration;
+    /// # #[orch_command] #[derive(Serialize, Deserialize)] struct Remind { user: u64 }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> orch::Result<()> {
+    /// # let orch = Orch::builder().database("sqlite::memory:").build().await?;
+    /// let at = orch.database_now().await? + chrono::Duration::hours(24);
+    /// let id = orch.schedule(Remind { user: 7 }, at).await?;
+    /// assert_eq!(orch.pending_timers(10).await?[0].run_at, at);
+    /// assert!(orch.cancel_timer(id).await?);       // called off before it started
+    /// assert!(!orch.cancel_timer(id).await?);      // and only once
+    /// # Ok(()) }
+    /// ```
+    pub async fn schedule<C: Command>(
+        &self,
+        cmd: C,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<CommandId> {
+        self.client.push_with(cmd, Push::new().run_at(at)).await
+    }
+
+    /// [`Orch::schedule`] inside the caller's own transaction: the timer exists exactly
+    /// when it commits.
+    pub async fn schedule_in<Conn: ConnectionTrait + Send + 'static, C: Command>(
+        &self,
+        conn: &Conn,
+        cmd: C,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<CommandId> {
+        self.client
+            .push_in_with(conn, cmd, Push::new().run_at(at))
+            .await
+    }
+
+    /// Calls off a command that has not started (a timer not yet fired): true if it was
+    /// canceled, false if it had started, finished, was canceled before, or does not
+    /// exist. A started command is left running; use [`Orch::cancel`] to stop it.
+    pub async fn cancel_timer(&self, id: CommandId) -> Result<bool> {
+        self.client.cancel_timer(id).await
+    }
+
+    /// Pending timers with their due times (`run_at`): commands not started yet whose due
+    /// time is still ahead by the database's clock, soonest first, at most `limit` (capped
+    /// at 10,000).
+    pub async fn pending_timers(&self, limit: u32) -> Result<Vec<CommandRecord>> {
+        self.client.pending_timers(limit).await
+    }
+
     /// Cancels a pending or running command (a running handler's token fires); the command
     /// type's `on_cancel` follow-ups are inserted in the same transaction.
     ///

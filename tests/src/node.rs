@@ -62,6 +62,19 @@ impl<Tx: ?Sized + Send + Sync + 'static> Node<Tx> {
     pub async fn cancel(&self, id: CommandId) -> orch::Result<CancelOutcome> {
         self.client.cancel(id).await
     }
+    pub async fn schedule<C: Command>(
+        &self,
+        cmd: C,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> orch::Result<CommandId> {
+        self.client.push_with(cmd, Push::new().run_at(at)).await
+    }
+    pub async fn cancel_timer(&self, id: CommandId) -> orch::Result<bool> {
+        self.client.cancel_timer(id).await
+    }
+    pub async fn pending_timers(&self, limit: u32) -> orch::Result<Vec<CommandRecord>> {
+        self.client.pending_timers(limit).await
+    }
     pub async fn list(&self, filter: &ListFilter) -> orch::Result<Vec<CommandRecord>> {
         self.client.list(filter).await
     }

@@ -65,3 +65,33 @@ pub(crate) async fn cancel(
         CancelOutcome::CanceledPending
     })
 }
+
+/// Cancels `params.id` only while it is `pending` with no attempt made; returns whether it
+/// did.
+pub(crate) async fn cancel_unstarted(
+    db: &DatabaseConnection,
+    backend: Backend,
+    tables: &Tables,
+    notify: bool,
+    params: &CancelParams,
+) -> Result<bool, StoreError> {
+    let txn = crate::sql::begin_write(db, WHAT).await?;
+    let mut sql = Sql::new(backend);
+    sql.push("UPDATE ")
+        .push(&tables.commands)
+        .push(" SET status = 'canceled', finished_at = ")
+        .now()
+        .push(" WHERE id = ")
+        .bind(id_value(params.id))
+        .push(" AND status = 'pending' AND attempts = 0");
+    let done = txn
+        .execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    let canceled = done.rows_affected() == 1;
+    if canceled && !params.follow_ups.is_empty() {
+        super::insert::insert(&txn, backend, tables, notify, &params.follow_ups).await?;
+    }
+    txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+    Ok(canceled)
+}

@@ -81,6 +81,22 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
         ))
     }
 
+    fn cancel_unstarted<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, bool> {
+        let i = self.inner();
+        Box::pin(cancel::cancel_unstarted(
+            &i.db,
+            i.backend,
+            &i.tables,
+            self.notify(),
+            params,
+        ))
+    }
+
+    fn list_unstarted(&self, limit: u32) -> StoreFuture<'_, Vec<CommandRecord>> {
+        let i = self.inner();
+        Box::pin(read::list_unstarted(&i.db, i.backend, &i.tables, limit))
+    }
+
     fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>> {
         let i = self.inner();
         Box::pin(async move {

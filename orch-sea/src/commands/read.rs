@@ -78,6 +78,29 @@ fn opt_time(row: &QueryResult, index: usize) -> Result<Option<DateTime<Utc>>, St
     Ok(col::<Option<i64>>(row, index, WHAT)?.map(time))
 }
 
+/// Commands not yet started whose due time is ahead, soonest first.
+pub(crate) async fn list_unstarted<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    limit: u32,
+) -> Result<Vec<CommandRecord>, StoreError> {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(" FROM ")
+        .push(&tables.commands)
+        .push(" WHERE status = 'pending' AND attempts = 0 AND run_at > ")
+        .now()
+        .push(" ORDER BY run_at, id LIMIT ")
+        .bind(i64::from(limit.min(10_000)));
+    let rows = conn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error("list commands not yet started", e))?;
+    rows.iter().map(record).collect()
+}
+
 fn record(row: &QueryResult) -> Result<CommandRecord, StoreError> {
     let status: String = col(row, 3, WHAT)?;
     let timeout_ms: i64 = col(row, 8, WHAT)?;

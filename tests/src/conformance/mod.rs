@@ -12,6 +12,7 @@ pub mod push;
 pub mod retry;
 pub mod routing;
 pub mod shutdown;
+pub mod timers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,9 @@ macro_rules! conformance_suite {
             locks::held_lock_outlives_its_ttl,
             leader::one_leader_and_a_successor,
             leader::killed_leader_is_replaced,
+            timers::timer_fires_once_at_its_time,
+            timers::timers_are_listed_and_called_off,
+            timers::started_timer_is_not_called_off,
         );
     };
 }

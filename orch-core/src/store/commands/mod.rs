@@ -53,6 +53,14 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     /// transaction.
     fn cancel<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, CancelOutcome>;
 
+    /// Cancels a command only if it has not started: still `pending` with no attempt
+    /// made. Returns whether it did; the follow-ups are inserted in the same transaction.
+    fn cancel_unstarted<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, bool>;
+
+    /// Timers: commands that have not started (`pending`, no attempt made) and are due
+    /// later than the database's now, soonest first, at most `limit` (capped at 10,000).
+    fn list_unstarted(&self, limit: u32) -> StoreFuture<'_, Vec<CommandRecord>>;
+
     /// Reads one command with its recorded errors, from one snapshot.
     fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>>;
 
