@@ -193,6 +193,11 @@ impl Store for SeaStore {
         })
     }
 
+    fn schema_versions(&self) -> StoreFuture<'_, (i64, i64)> {
+        let i = &self.inner;
+        Box::pin(crate::schema::versions(&i.db, i.backend, &i.tables))
+    }
+
     fn commands(&self) -> &dyn CommandStore<dyn AnyConnection> {
         self
     }

@@ -63,8 +63,8 @@ pub use orch_core::__private;
 pub use orch_core::{
     AttemptError, CancelOutcome, Chain, ChainEvent, Command, CommandId, CommandRecord,
     CommandStatus, ConfigError, Ctx, EngineConfig, Error, Extensions, Failure, FailureKind,
-    FollowUps, Handler, HandlerError, LeaderInfo, ListFilter, Lock, LockGuard, OutputError, Push,
-    Pushed, Result, ResultExt, RetryPolicy, When, WorkerId, config, lock,
+    FollowUps, Handler, HandlerError, Health, LeaderInfo, ListFilter, Lock, LockGuard, OutputError,
+    Push, Pushed, Result, ResultExt, RetryPolicy, When, WorkerId, config, health, lock,
 };
 pub use orch_macros::{orch_command, orch_handler};
 pub use orch_sea::SeaStoreConfig;

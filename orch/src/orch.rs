@@ -277,6 +277,26 @@ impl Orch {
         self.engine.leader().await
     }
 
+    /// A health check: the database (a timed round trip), the schema, this engine's
+    /// services and leadership, and each command name's due, running and dead commands.
+    /// Never fails: what could not be read is reported as such. `is_ready()` and
+    /// `is_live()` are the probes; the struct serializes with serde (see
+    /// [`orch_core::health`]).
+    ///
+    /// # Example
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> orch::Result<()> {
+    /// # let orch = orch::Orch::builder().database("sqlite::memory:").build().await?;
+    /// let health = orch.health().await;
+    /// assert!(health.is_ready() && health.is_live());
+    /// assert!(health.schema.current);
+    /// # Ok(()) }
+    /// ```
+    pub async fn health(&self) -> orch_core::Health {
+        self.engine.health().await
+    }
+
     /// Whether this handle's engine is the elected leader right now (false unless
     /// [`Orch::run`] is active).
     pub fn is_leader(&self) -> bool {

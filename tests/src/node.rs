@@ -87,6 +87,9 @@ impl<Tx: ?Sized + Send + Sync + 'static> Node<Tx> {
     pub async fn leader(&self) -> orch::Result<Option<LeaderInfo>> {
         self.engine.leader().await
     }
+    pub async fn health(&self) -> orch::Health {
+        self.engine.health().await
+    }
     pub fn is_leader(&self) -> bool {
         self.engine.is_leader()
     }

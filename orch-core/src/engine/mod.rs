@@ -136,6 +136,55 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
         }))
     }
 
+    /// A health check: the database (a timed round trip), the schema, this engine's
+    /// services and leadership, and every command name's queue. Never fails: what could
+    /// not be read is reported as such (see [`crate::health`]).
+    pub async fn health(&self) -> crate::Health {
+        use crate::health::{DatabaseHealth, EngineHealth, Health, SchemaHealth};
+        let store = &self.shared.store;
+        let started = tokio::time::Instant::now();
+        let now = store.now().await;
+        let latency = started.elapsed();
+        let reachable = now.is_ok();
+        let (applied, expected) = store.schema_versions().await.unwrap_or_default();
+        let leader = if reachable {
+            self.leader().await.ok().flatten()
+        } else {
+            None
+        };
+        let commands = if reachable {
+            self.shared
+                .commands()
+                .queue_stats()
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Health {
+            database: DatabaseHealth {
+                backend: store.backend(),
+                reachable,
+                latency,
+                error: now.err().map(|e| e.to_string()),
+            },
+            schema: SchemaHealth {
+                current: reachable && expected > 0 && applied >= expected,
+                applied,
+                expected,
+            },
+            engine: EngineHealth {
+                running: self.running.load(Ordering::Acquire),
+                worker: self.shared.worker,
+                is_leader: self.shared.is_leading(),
+                leader,
+                services: self.shared.board.snapshot(),
+                handlers_running: self.shared.inflight.len(),
+            },
+            commands,
+        }
+    }
+
     /// Recovers every command whose lease expired now, whether or not this engine leads
     /// (tools and tests); returns how many were recovered.
     ///
@@ -174,16 +223,19 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
                 done: false,
             },
             services.clone(),
+            shared.board.clone(),
         ));
         background.spawn(crate::services::run(
             Heartbeat {
                 shared: shared.clone(),
             },
             services.clone(),
+            shared.board.clone(),
         ));
         background.spawn(crate::services::run(
             Leader::new(shared.clone()),
             services.clone(),
+            shared.board.clone(),
         ));
 
         let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();

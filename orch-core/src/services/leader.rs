@@ -31,7 +31,7 @@ use crate::shared::Shared;
 pub(crate) const LEADER_LOCK: &str = "orch.leader";
 
 /// The current leader, as [`Engine::leader`](crate::Engine::leader) reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct LeaderInfo {
     /// The leading engine's worker id.
@@ -67,6 +67,7 @@ impl<Tx: ?Sized + 'static> Leader<Tx> {
                 shared: self.shared.clone(),
             },
             stop.clone(),
+            self.shared.board.clone(),
         ));
         tasks.close();
         self.term = Some((stop, tasks));

@@ -19,6 +19,7 @@ pub(crate) struct Listener<Tx: ?Sized + 'static> {
 
 impl<Tx: ?Sized + 'static> Service for Listener<Tx> {
     const NAME: &'static str = "listener";
+    const LONG_RUNNING: bool = true;
 
     fn interval(&self) -> Duration {
         RECONNECT_AFTER

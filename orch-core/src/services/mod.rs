@@ -14,6 +14,7 @@
 //! scheduler and the outbox relay as they land) run only on the elected leader: see
 //! [`leader`].
 
+pub(crate) mod board;
 pub(crate) mod heartbeat;
 pub(crate) mod leader;
 pub(crate) mod listener;
@@ -21,12 +22,15 @@ pub(crate) mod reaper;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, warn};
+
+pub(crate) use board::ServiceBoard;
 
 /// How long a service that panicked waits before its next pass.
 const RESTART_PAUSE: Duration = Duration::from_secs(1);
@@ -37,6 +41,9 @@ pub(crate) trait Service: Send + 'static {
     const NAME: &'static str;
     /// Whether the first pass waits one interval (heartbeats: nothing to renew at start).
     const FIRST_PASS_DELAYED: bool = false;
+    /// Whether a pass lasts as long as the service (the listener): health checks then do
+    /// not expect passes to end.
+    const LONG_RUNNING: bool = false;
 
     /// The time between passes.
     fn interval(&self) -> Duration;
@@ -50,8 +57,13 @@ pub(crate) trait Service: Send + 'static {
     }
 }
 
-/// Runs `service` until `stop` fires (see the module docs).
-pub(crate) async fn run<S: Service>(mut service: S, stop: CancellationToken) {
+/// Runs `service` until `stop` fires (see the module docs), reporting on `board`.
+pub(crate) async fn run<S: Service>(
+    mut service: S,
+    stop: CancellationToken,
+    board: Arc<ServiceBoard>,
+) {
+    board.started(S::NAME, service.interval(), S::LONG_RUNNING);
     let mut tick = tokio::time::interval(service.interval());
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     if S::FIRST_PASS_DELAYED {
@@ -63,12 +75,22 @@ pub(crate) async fn run<S: Service>(mut service: S, stop: CancellationToken) {
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
         }
+        board.pass_started(S::NAME);
         let pass = AssertUnwindSafe(service.run_once()).catch_unwind();
         let outcome = tokio::select! {
             biased;
             () = stop.cancelled() => break,
             outcome = pass => outcome,
         };
+        board.pass_ended(
+            S::NAME,
+            outcome
+                .as_ref()
+                .ok()
+                .and_then(|r| r.as_ref().err())
+                .map(ToString::to_string),
+            outcome.is_err(),
+        );
         match outcome {
             Ok(Ok(0)) => {}
             Ok(Ok(n)) => debug!(service = S::NAME, handled = n, "service pass"),
@@ -94,11 +116,11 @@ pub(crate) async fn run<S: Service>(mut service: S, stop: CancellationToken) {
     {
         error!(service = S::NAME, "service panicked while stopping");
     }
+    board.stopped(S::NAME);
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
@@ -131,14 +153,20 @@ mod tests {
         let passes = Arc::new(AtomicUsize::new(0));
         let stopped = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
+        let board = Arc::new(ServiceBoard::default());
         let task = tokio::spawn(run(
             Flaky {
                 passes: passes.clone(),
                 stopped: stopped.clone(),
             },
             stop.clone(),
+            board.clone(),
         ));
         tokio::time::sleep(Duration::from_secs(5)).await;
+        let seen = board.snapshot();
+        assert_eq!(seen.len(), 1);
+        assert!(seen[0].alive);
+        assert!(seen[0].panics >= 2 && seen[0].errors >= 2, "{seen:?}");
         stop.cancel();
         task.await.expect("the runner itself never panics");
         assert!(
@@ -159,6 +187,7 @@ mod tests {
                 stopped: stopped.clone(),
             },
             stop,
+            Arc::default(),
         )
         .await;
         assert_eq!(stopped.load(Ordering::SeqCst), 1);

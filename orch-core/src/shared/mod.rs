@@ -14,6 +14,7 @@ use crate::extensions::Extensions;
 use crate::id::{CommandId, WorkerId};
 use crate::push::NewCommand;
 use crate::registry::Registry;
+use crate::services::ServiceBoard;
 use crate::store::{
     CommandStore, HeldLock, InsertCommand, LockHolder, LockStore, Store, StoreFuture,
 };
@@ -33,6 +34,8 @@ pub(crate) struct Shared<Tx: ?Sized + 'static> {
     pub(crate) locks: Arc<dyn LockStore>,
     /// Whether this engine is the elected leader right now.
     leading: AtomicBool,
+    /// What each background service is doing, for health checks.
+    pub(crate) board: Arc<ServiceBoard>,
 }
 
 impl<Tx: ?Sized + 'static> Shared<Tx> {
@@ -52,6 +55,7 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
             inflight: InFlight::default(),
             worker: WorkerId::new(),
             leading: AtomicBool::new(false),
+            board: Arc::default(),
         }
     }
 

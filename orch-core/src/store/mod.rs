@@ -64,6 +64,10 @@ pub trait Store: Send + Sync + 'static {
     /// return at once; the engine then relies on polling and in-process wake-ups.
     fn listen(&self, wake: Arc<Notify>, stop: CancellationToken) -> StoreFuture<'_, ()>;
 
+    /// The newest schema version applied to the database, and the newest this build
+    /// knows, as `(applied, expected)`.
+    fn schema_versions(&self) -> StoreFuture<'_, (i64, i64)>;
+
     /// The command face: insert, claim, finish, renew, rescue, cancel, read.
     fn commands(&self) -> &dyn CommandStore<Self::Tx>;
 

@@ -6,6 +6,7 @@ pub(crate) mod finish;
 pub(crate) mod insert;
 pub(crate) mod read;
 pub(crate) mod renew;
+pub(crate) mod stats;
 
 use orch_core::store::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, CommandStore, Finish,
@@ -95,6 +96,11 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     fn list_unstarted(&self, limit: u32) -> StoreFuture<'_, Vec<CommandRecord>> {
         let i = self.inner();
         Box::pin(read::list_unstarted(&i.db, i.backend, &i.tables, limit))
+    }
+
+    fn queue_stats(&self) -> StoreFuture<'_, Vec<orch_core::health::QueueHealth>> {
+        let i = self.inner();
+        Box::pin(stats::queue_stats(&i.db, i.backend, &i.tables))
     }
 
     fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>> {

@@ -26,7 +26,7 @@ pub(crate) fn migrations_table(b: Backend, t: &Tables) -> String {
 
 /// Every migration, oldest first.
 pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
-    vec![create_commands(b, t), create_locks(b, t)]
+    vec![create_commands(b, t), create_locks(b, t), index_dead(b, t)]
 }
 
 fn create_commands(b: Backend, t: &Tables) -> Migration {
@@ -132,6 +132,25 @@ fn create_locks(b: Backend, t: &Tables) -> Migration {
             ){tail}",
             t.locks
         )],
+    }
+}
+
+/// Version 3: an index for dead commands, so health checks count them without scanning
+/// finished ones. MySQL/MariaDB already have `(status, run_at)`.
+fn index_dead(b: Backend, t: &Tables) -> Migration {
+    let statements = if b == Backend::MySql {
+        Vec::new()
+    } else {
+        vec![format!(
+            "CREATE INDEX {} ON {} (name) WHERE status = 'dead'",
+            t.index(b, "commands_dead"),
+            t.commands
+        )]
+    };
+    Migration {
+        version: 3,
+        name: "index_dead",
+        statements,
     }
 }
 

@@ -130,3 +130,25 @@ pub(crate) async fn drop_all(db: &DatabaseConnection, tables: &Tables) -> Result
     }
     Ok(())
 }
+
+/// The newest applied schema version (0 for none) and the newest this build knows.
+pub(crate) async fn versions(
+    db: &DatabaseConnection,
+    backend: Backend,
+    tables: &Tables,
+) -> Result<(i64, i64), StoreError> {
+    let expected = migrations::migrations(backend, tables)
+        .last()
+        .map_or(0, |m| m.version);
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("SELECT MAX(version) FROM {}", tables.migrations),
+        ))
+        .await
+        .map_err(|e| db_error("read the schema version", e))?;
+    let applied = row
+        .and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten())
+        .unwrap_or(0);
+    Ok((applied, expected))
+}

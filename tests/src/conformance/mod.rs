@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod chaining;
 pub mod concurrency;
 pub mod crash;
+pub mod health;
 pub mod leader;
 pub mod lease;
 pub mod locks;
@@ -73,6 +74,7 @@ macro_rules! conformance_suite {
             timers::timer_fires_once_at_its_time,
             timers::timers_are_listed_and_called_off,
             timers::started_timer_is_not_called_off,
+            health::health_reports_database_engine_and_queues,
         );
     };
 }
@@ -100,6 +102,7 @@ macro_rules! server_suite {
         $crate::conformance_tests!($make; sea;
             connection::database_goes_away_mid_run,
             locks::lock_dies_with_its_connection,
+            health::health_when_the_database_is_gone,
         );
     };
 }

@@ -4,6 +4,7 @@
 //! the server).
 
 pub mod connection;
+pub mod health;
 pub mod locks;
 pub mod schema;
 pub mod transactions;
@@ -67,6 +68,11 @@ impl SeaBackend {
     /// The database URL.
     pub fn url(&self) -> &str {
         &self.db.url
+    }
+
+    /// Drops the test's database now (the suite's cleanup then finds it gone).
+    pub async fn drop_database_now(&self) {
+        self.db.drop_database().await;
     }
 
     /// An `Orch` builder on this database with the suite's timings and no link-time

@@ -61,6 +61,11 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     /// later than the database's now, soonest first, at most `limit` (capped at 10,000).
     fn list_unstarted(&self, limit: u32) -> StoreFuture<'_, Vec<CommandRecord>>;
 
+    /// Per command name: pending commands already due (and the oldest one's wait past its
+    /// due time), running and dead ones; names with none of these are left out. Every
+    /// count comes from an index, so the cost does not grow with finished commands.
+    fn queue_stats(&self) -> StoreFuture<'_, Vec<crate::health::QueueHealth>>;
+
     /// Reads one command with its recorded errors, from one snapshot.
     fn get(&self, id: CommandId) -> StoreFuture<'_, Option<CommandRecord>>;
 
