@@ -10,3 +10,4 @@ cargo test --workspace --all-features -- --test-threads="${ORCH_TEST_THREADS:-4}
 cargo test --release -p orch --test macros
 cargo run -q -p quickstart
 cargo run -q -p timers
+cargo run -q -p cron-jobs

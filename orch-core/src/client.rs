@@ -241,6 +241,11 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         Ok(self.shared.commands().list(filter).await?)
     }
 
+    /// The cron jobs on this database (see [`crate::cron`]).
+    pub fn cron(&self) -> crate::cron::Cron {
+        crate::cron::Cron::new(self.shared.clone())
+    }
+
     /// A named lock shared by every process on this database (see [`Lock`]).
     pub fn lock(&self, name: impl Into<String>) -> Lock {
         Lock::new(

@@ -31,6 +31,12 @@ pub const DEFAULT_REAPER_INTERVAL: Duration = Duration::from_secs(10);
 /// The default TTL of the leader lock: a crashed leader is replaced within a third of it on
 /// PostgreSQL and MySQL/MariaDB, and within 4/3 of it on SQLite (see `services::leader`).
 pub const DEFAULT_LEADER_TTL: Duration = Duration::from_secs(15);
+/// The default interval between cron scheduler passes (on the leader).
+pub const DEFAULT_CRON_INTERVAL: Duration = Duration::from_secs(1);
+/// The default lateness past which a cron fire time counts as missed.
+pub const DEFAULT_CRON_MISFIRE_AFTER: Duration = Duration::from_secs(60);
+/// The default time finished cron runs are kept.
+pub const DEFAULT_CRON_HISTORY: Duration = Duration::from_secs(30 * 24 * 3600);
 /// The default timeout of one attempt for commands that set none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default retries after the first attempt for commands that set none.
@@ -81,6 +87,14 @@ pub struct EngineConfig {
     /// TTL of the leader lock; engines try to take it, and the leader re-checks it, every
     /// third of it. Defaults to [`DEFAULT_LEADER_TTL`] (15 s); at least 3 s.
     pub leader_ttl: Duration,
+    /// Cron scheduler interval (on the leader). Defaults to [`DEFAULT_CRON_INTERVAL`] (1 s).
+    pub cron_interval: Duration,
+    /// Lateness past which a cron fire time counts as missed (its job's misfire policy
+    /// then applies). Defaults to [`DEFAULT_CRON_MISFIRE_AFTER`] (60 s).
+    pub cron_misfire_after: Duration,
+    /// How long finished cron runs are kept. Defaults to [`DEFAULT_CRON_HISTORY`]
+    /// (30 days).
+    pub cron_history: Duration,
     /// Timeout for commands that set none. Defaults to [`DEFAULT_TIMEOUT`] (5 min).
     pub default_timeout: Duration,
     /// Retries for commands that set none. Defaults to [`DEFAULT_RETRIES`] (3).
@@ -113,6 +127,9 @@ impl Default for EngineConfig {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             reaper_interval: DEFAULT_REAPER_INTERVAL,
             leader_ttl: DEFAULT_LEADER_TTL,
+            cron_interval: DEFAULT_CRON_INTERVAL,
+            cron_misfire_after: DEFAULT_CRON_MISFIRE_AFTER,
+            cron_history: DEFAULT_CRON_HISTORY,
             default_timeout: DEFAULT_TIMEOUT,
             default_retries: DEFAULT_RETRIES,
             retry: RetryPolicy::new(),
@@ -199,6 +216,28 @@ impl EngineConfig {
         self
     }
 
+    /// With `cron_interval` set: cron scheduler interval (on the leader).
+    #[must_use]
+    pub fn with_cron_interval(mut self, value: Duration) -> Self {
+        self.cron_interval = value;
+        self
+    }
+
+    /// With `cron_misfire_after` set: lateness past which a cron fire time counts as
+    /// missed.
+    #[must_use]
+    pub fn with_cron_misfire_after(mut self, value: Duration) -> Self {
+        self.cron_misfire_after = value;
+        self
+    }
+
+    /// With `cron_history` set: how long finished cron runs are kept.
+    #[must_use]
+    pub fn with_cron_history(mut self, value: Duration) -> Self {
+        self.cron_history = value;
+        self
+    }
+
     /// With `default_timeout` set: timeout for commands that set none.
     #[must_use]
     pub fn with_default_timeout(mut self, value: Duration) -> Self {
@@ -275,6 +314,8 @@ impl EngineConfig {
             ("heartbeat_interval", self.heartbeat_interval),
             ("reaper_interval", self.reaper_interval),
             ("default_timeout", self.default_timeout),
+            ("cron_interval", self.cron_interval),
+            ("cron_history", self.cron_history),
         ];
         for (field, value) in positive {
             if value.is_zero() {

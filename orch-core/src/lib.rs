@@ -19,6 +19,7 @@ mod client;
 mod command;
 pub mod config;
 mod context;
+pub mod cron;
 pub mod engine;
 mod error;
 mod extensions;

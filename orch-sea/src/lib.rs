@@ -15,7 +15,7 @@
 //! - **Wake-ups.** PostgreSQL inserts of due commands send a payload-free `NOTIFY`.
 //! - **Locks.** PostgreSQL advisory locks and MySQL/MariaDB `GET_LOCK` on connections of
 //!   their own, an SQLite lease row; fencing tokens in `{prefix}locks` on all three.
-//! - **Layout.** One folder per face (`commands/`, `locks/`), `schema/` for migrations and
+//! - **Layout.** One folder per face (`commands/`, `locks/`, `cron/`), `schema/` for migrations and
 //!   `sql/` for the statement builder and dialect pieces: no SQL text exists elsewhere.
 
 #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
@@ -26,6 +26,7 @@ mod commands;
 mod config;
 mod conn;
 mod connect;
+mod cron;
 mod error;
 #[cfg(feature = "postgres")]
 mod listen;

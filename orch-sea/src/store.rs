@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use orch_core::ConfigError;
-use orch_core::store::{CommandStore, LockStore, Store, StoreError, StoreFuture};
+use orch_core::store::{CommandStore, CronStore, LockStore, Store, StoreError, StoreFuture};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -203,6 +203,10 @@ impl Store for SeaStore {
     }
 
     fn locks(&self) -> &dyn LockStore {
+        self
+    }
+
+    fn cron(&self) -> &dyn CronStore {
         self
     }
 }

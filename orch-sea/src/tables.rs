@@ -10,6 +10,7 @@ pub(crate) struct Tables {
     pub(crate) errors: String,
     pub(crate) migrations: String,
     pub(crate) locks: String,
+    pub(crate) cron_jobs: String,
     /// The PostgreSQL notification channel (unquoted: passed as a bind value).
     pub(crate) channel: String,
 }
@@ -23,6 +24,7 @@ impl Tables {
             errors: backend.quote(&format!("{prefix}command_errors")),
             migrations: backend.quote(&format!("{prefix}migrations")),
             locks: backend.quote(&format!("{prefix}locks")),
+            cron_jobs: backend.quote(&format!("{prefix}cron_jobs")),
             channel: format!("{prefix}wake"),
         }
     }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use orch_core::cron::Job;
 use orch_core::{Command, ConfigError, EngineBuilder, EngineConfig, Handler, RetryPolicy};
 use orch_sea::{AnyConnection, SeaStore, SeaStoreConfig};
 use sea_orm::DatabaseConnection;
@@ -32,6 +33,8 @@ pub struct OrchBuilder {
     connection: Option<DatabaseConnection>,
     store: SeaStoreConfig,
     steps: Vec<Step>,
+    cron_jobs: Vec<Job>,
+    prune_cron_jobs: bool,
 }
 
 impl std::fmt::Debug for OrchBuilder {
@@ -130,6 +133,20 @@ impl OrchBuilder {
         self.step(move |b| b.handler::<C, H>(handler))
     }
 
+    /// Declares a cron job: reconciled with the stored jobs when the handle is built
+    /// (created if new, updated if its definition changed, left alone if the same).
+    /// Stored jobs not declared are left alone unless [`OrchBuilder::prune_cron_jobs`].
+    pub fn cron_job(mut self, job: Job) -> Self {
+        self.cron_jobs.push(job);
+        self
+    }
+
+    /// Deletes, at build, stored cron jobs that no [`OrchBuilder::cron_job`] declares.
+    pub fn prune_cron_jobs(mut self) -> Self {
+        self.prune_cron_jobs = true;
+        self
+    }
+
     /// Ignores `#[orch_handler]` registrations.
     pub fn without_link_time_handlers(self) -> Self {
         self.step(Builder::without_link_time_handlers)
@@ -155,6 +172,20 @@ impl OrchBuilder {
             .into_iter()
             .fold(EngineBuilder::new(dyn_store), |b, step| step(b));
         let engine = builder.build()?;
-        Ok(Orch::new(engine, store))
+        let orch = Orch::new(engine, store);
+        let cron = orch.cron();
+        let mut declared = Vec::new();
+        for job in self.cron_jobs {
+            declared.push(job.name().to_owned());
+            cron.upsert(job).await?;
+        }
+        if self.prune_cron_jobs {
+            for job in cron.list().await? {
+                if !declared.iter().any(|name| name == job.name()) {
+                    cron.delete(job.name()).await?;
+                }
+            }
+        }
+        Ok(orch)
     }
 }

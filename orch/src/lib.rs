@@ -64,7 +64,7 @@ pub use orch_core::{
     AttemptError, CancelOutcome, Chain, ChainEvent, Command, CommandId, CommandRecord,
     CommandStatus, ConfigError, Ctx, EngineConfig, Error, Extensions, Failure, FailureKind,
     FollowUps, Handler, HandlerError, Health, LeaderInfo, ListFilter, Lock, LockGuard, OutputError,
-    Push, Pushed, Result, ResultExt, RetryPolicy, When, WorkerId, config, health, lock,
+    Push, Pushed, Result, ResultExt, RetryPolicy, When, WorkerId, config, cron, health, lock,
 };
 pub use orch_macros::{orch_command, orch_handler};
 pub use orch_sea::SeaStoreConfig;

@@ -268,6 +268,29 @@ impl Orch {
         self.client.lock(name)
     }
 
+    /// The cron jobs on this database: upsert, pause, resume, delete, trigger, read and
+    /// list their runs. The scheduler runs on the elected leader (see [`orch_core::cron`]
+    /// for the guarantees and policies).
+    ///
+    /// # Example
+    /// ```
+    /// use orch::prelude::*;
+    /// use orch::cron::{Job, Upserted};
+    /// # #[orch_command] #[derive(Serialize, Deserialize)] struct Report { kind: String }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> orch::Result<()> {
+    /// # let orch = Orch::builder().database("sqlite::memory:").build().await?;
+    /// let job = Job::new("nightly-report", "0 2 * * *", Report { kind: "sales".into() })
+    ///     .time_zone("Europe/Paris");
+    /// assert_eq!(orch.cron().upsert(job.clone()).await?, Upserted::Created);
+    /// assert_eq!(orch.cron().upsert(job).await?, Upserted::Unchanged);
+    /// let info = orch.cron().get("nightly-report").await?.expect("stored");
+    /// assert!(info.next_fire_at.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn cron(&self) -> orch_core::cron::Cron {
+        self.client.cron()
+    }
+
     /// The elected leader among the engines running on this database (the one running the
     /// once-per-cluster services, such as the reaper), if any engine runs.
     ///

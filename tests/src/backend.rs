@@ -31,6 +31,14 @@ pub trait SuiteBackend: Send + Sync + Sized + 'static {
     /// Clock helper: moves a scheduled command's due time an hour and more into the past.
     fn make_due(&self, id: CommandId) -> impl Future<Output = ()> + Send;
 
+    /// Clock helper: moves a cron job's next fire time `back` into the past, as if every
+    /// scheduler had been down that long.
+    fn shift_cron_job(
+        &self,
+        name: &str,
+        back: std::time::Duration,
+    ) -> impl Future<Output = ()> + Send;
+
     /// How many commands have `status` (exactly, however many there are).
     fn count(&self, status: CommandStatus) -> impl Future<Output = i64> + Send;
 

@@ -358,3 +358,24 @@ impl Handler<Hang> for HangHandler {
         Ok(())
     }
 }
+
+/// A cron tick (name: `tick`).
+#[orch_command(timeout = "10s", retries = 0)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Tick {
+    /// A label.
+    pub label: String,
+}
+
+/// Runs [`Tick`]: counts runs by label.
+#[derive(Default)]
+pub struct TickHandler;
+
+impl Handler<Tick> for TickHandler {
+    async fn run(&self, cmd: Tick, ctx: &Ctx) -> Result<(), HandlerError> {
+        if let Ok(ledger) = ctx.state::<Arc<Ledger>>() {
+            ledger.run(cmd.label);
+        }
+        Ok(())
+    }
+}

@@ -90,6 +90,9 @@ impl<Tx: ?Sized + Send + Sync + 'static> Node<Tx> {
     pub async fn health(&self) -> orch::Health {
         self.engine.health().await
     }
+    pub fn cron(&self) -> orch::cron::Cron {
+        self.client.cron()
+    }
     pub fn is_leader(&self) -> bool {
         self.engine.is_leader()
     }

@@ -1,6 +1,6 @@
 //! Leader election (every engine): the engines on one database elect one leader through a
 //! lock, and only the leader runs the services that must run once per cluster (the reaper
-//! today; retention, the cron scheduler and the outbox relay as they land).
+//! and the cron scheduler today; the outbox relay as it lands).
 //!
 //! Every engine tries to take the leader lock once per `leader_ttl / 3` while it is not
 //! leader; the leader re-checks its lock at the same pace and steps down (stopping its
@@ -23,6 +23,7 @@ use tracing::{info, warn};
 
 use super::Service;
 use super::reaper::Reaper;
+use super::scheduler::Scheduler;
 use crate::id::WorkerId;
 use crate::lock::{Lock, LockGuard};
 use crate::shared::Shared;
@@ -65,6 +66,14 @@ impl<Tx: ?Sized + 'static> Leader<Tx> {
         tasks.spawn(super::run(
             Reaper {
                 shared: self.shared.clone(),
+            },
+            stop.clone(),
+            self.shared.board.clone(),
+        ));
+        tasks.spawn(super::run(
+            Scheduler {
+                shared: self.shared.clone(),
+                passes: 0,
             },
             stop.clone(),
             self.shared.board.clone(),

@@ -10,15 +10,15 @@
 //! - **stop:** when the token fires the loop ends between passes and [`Service::stop`] runs
 //!   (a leader releases its lock, say). Stopping is idempotent and safe before start.
 //!
-//! Services that must run once per cluster (the reaper today; retention, the cron
-//! scheduler and the outbox relay as they land) run only on the elected leader: see
-//! [`leader`].
+//! Services that must run once per cluster (the reaper and the cron scheduler today; the
+//! outbox relay as it lands) run only on the elected leader: see [`leader`].
 
 pub(crate) mod board;
 pub(crate) mod heartbeat;
 pub(crate) mod leader;
 pub(crate) mod listener;
 pub(crate) mod reaper;
+pub(crate) mod scheduler;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

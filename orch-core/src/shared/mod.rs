@@ -172,3 +172,21 @@ impl<Tx: ?Sized + 'static> LockStore for StoreLocks<Tx> {
         self.0.locks().holder(name)
     }
 }
+
+impl<Tx: ?Sized + 'static> crate::cron::CronOps for Shared<Tx> {
+    fn cron_store(&self) -> &dyn crate::store::CronStore {
+        self.store.cron()
+    }
+
+    fn now(&self) -> StoreFuture<'_, chrono::DateTime<chrono::Utc>> {
+        self.store.now()
+    }
+
+    fn resolve(&self, new: NewCommand) -> Result<InsertCommand> {
+        Shared::resolve(self, new, None)
+    }
+
+    fn wake(&self) {
+        self.wake.notify_one();
+    }
+}

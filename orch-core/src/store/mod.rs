@@ -7,8 +7,9 @@
 //! # Shape
 //! [`Store`] is the root: the backend's name, its clock, its wake-up listener, and one
 //! accessor per face, each returning that face's own object-safe trait:
-//! [`Store::commands`] ([`CommandStore`]: the command life cycle) and [`Store::locks`]
-//! ([`LockStore`]: named locks with fencing tokens). A new face adds one trait in a file of
+//! [`Store::commands`] ([`CommandStore`]: the command life cycle), [`Store::locks`]
+//! ([`LockStore`]: named locks with fencing tokens) and [`Store::cron`] ([`CronStore`]:
+//! cron jobs and their runs). A new face adds one trait in a file of
 //! its own here and one accessor on [`Store`].
 //!
 //! # Transactions
@@ -27,6 +28,7 @@
 //! and only when the finish applied.
 
 mod commands;
+mod cron;
 mod error;
 mod locks;
 
@@ -42,6 +44,7 @@ pub use commands::{
     AttemptError, CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord,
     CommandStore, Finish, FinishOutcome, InsertCommand, LeaseRenewal, ListFilter, OutputError,
 };
+pub use cron::{CronStore, Firing};
 pub use error::{StoreError, StoreErrorKind};
 pub use locks::{HeldLock, LockHolder, LockStore};
 
@@ -73,4 +76,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// The lock face: named locks with fencing tokens.
     fn locks(&self) -> &dyn LockStore;
+
+    /// The cron face: job definitions, their schedule state and their runs.
+    fn cron(&self) -> &dyn CronStore;
 }

@@ -15,7 +15,7 @@ use crate::tables::Tables;
 
 const WHAT: &str = "read a command";
 
-const COLUMNS: &str = "id, name, target, status, input, output, attempts, max_attempts, timeout_ms, \
+pub(crate) const COLUMNS: &str = "id, name, target, status, input, output, attempts, max_attempts, timeout_ms, \
     run_at, created_at, started_at, finished_at, lease_expires_at, last_error, idempotency_key, parent_id";
 
 pub(crate) async fn get<C: ConnectionTrait>(
@@ -101,7 +101,7 @@ pub(crate) async fn list_unstarted<C: ConnectionTrait>(
     rows.iter().map(record).collect()
 }
 
-fn record(row: &QueryResult) -> Result<CommandRecord, StoreError> {
+pub(crate) fn record(row: &QueryResult) -> Result<CommandRecord, StoreError> {
     let status: String = col(row, 3, WHAT)?;
     let timeout_ms: i64 = col(row, 8, WHAT)?;
     Ok(CommandRecord {

@@ -26,7 +26,12 @@ pub(crate) fn migrations_table(b: Backend, t: &Tables) -> String {
 
 /// Every migration, oldest first.
 pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
-    vec![create_commands(b, t), create_locks(b, t), index_dead(b, t)]
+    vec![
+        create_commands(b, t),
+        create_locks(b, t),
+        index_dead(b, t),
+        create_cron_jobs(b, t),
+    ]
 }
 
 fn create_commands(b: Backend, t: &Tables) -> Migration {
@@ -154,10 +159,67 @@ fn index_dead(b: Backend, t: &Tables) -> Migration {
     }
 }
 
+/// Version 4: cron jobs, and the job each run belongs to.
+fn create_cron_jobs(b: Backend, t: &Tables) -> Migration {
+    let (text, tail) = match b {
+        Backend::MySql => (
+            "LONGTEXT",
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        ),
+        Backend::Postgres | Backend::Sqlite => ("TEXT", ""),
+    };
+    Migration {
+        version: 4,
+        name: "create_cron_jobs",
+        statements: vec![
+            format!(
+                "CREATE TABLE {} (
+                    name VARCHAR(255) NOT NULL PRIMARY KEY,
+                    schedule VARCHAR(255) NOT NULL,
+                    time_zone VARCHAR(64) NOT NULL,
+                    command VARCHAR(255) NOT NULL,
+                    input {text} NOT NULL,
+                    target VARCHAR(255) NOT NULL,
+                    timeout_ms BIGINT NOT NULL,
+                    max_attempts INTEGER NOT NULL,
+                    misfire VARCHAR(16) NOT NULL,
+                    overlap VARCHAR(16) NOT NULL,
+                    paused INTEGER NOT NULL,
+                    next_fire_at BIGINT NULL,
+                    last_fire_at BIGINT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL
+                ){tail}",
+                t.cron_jobs
+            ),
+            format!(
+                "CREATE INDEX {} ON {} (next_fire_at)",
+                t.index(b, "cron_jobs_due"),
+                t.cron_jobs
+            ),
+            format!(
+                "ALTER TABLE {} ADD COLUMN cron_job VARCHAR(255) NULL",
+                t.commands
+            ),
+            format!(
+                "CREATE INDEX {} ON {} (cron_job, run_at)",
+                t.index(b, "commands_cron"),
+                t.commands
+            ),
+        ],
+    }
+}
+
 /// Statements that drop every orch table for this prefix (tests and tools only).
 pub(crate) fn drop_all(t: &Tables) -> Vec<String> {
-    [&t.errors, &t.commands, &t.locks, &t.migrations]
-        .into_iter()
-        .map(|table| format!("DROP TABLE IF EXISTS {table}"))
-        .collect()
+    [
+        &t.errors,
+        &t.commands,
+        &t.locks,
+        &t.cron_jobs,
+        &t.migrations,
+    ]
+    .into_iter()
+    .map(|table| format!("DROP TABLE IF EXISTS {table}"))
+    .collect()
 }

@@ -3,13 +3,15 @@
 //! it is done or killed. Every backend's worker understands these modes:
 //! - `hang` (the default): an engine whose `Hang` handler never returns;
 //! - `engine`: an engine with the leader tests' leader TTL;
+//! - `cron`: the same with a `Tick` handler and a 200 ms cron interval, printing
+//!   `worker ID`;
 //! - `contend PROBE_DIR`: its share of the lock contention test;
 //! - `hold-lock NAME`: takes lock NAME, prints `held TOKEN` and waits to be killed.
 
 use std::path::Path;
 
 use orch::prelude::CancellationToken;
-use orch_tests::commands::{Hang, HangHandler};
+use orch_tests::commands::{Hang, HangHandler, Tick, TickHandler};
 use orch_tests::conformance::{leader, locks};
 use orch_tests::sea::SeaBackend;
 use orch_tests::{Harness, SuiteBackend};
@@ -38,6 +40,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .configure(|c| c.leader_ttl = leader::TEST_LEADER_TTL)
                 .build()
                 .await?;
+            node.run(CancellationToken::new()).await?;
+        }
+        "cron" => {
+            let node = h
+                .builder()
+                .handler::<Tick, _>(TickHandler)
+                .configure(|c| {
+                    c.leader_ttl = leader::TEST_LEADER_TTL;
+                    c.cron_interval = std::time::Duration::from_millis(200);
+                })
+                .build()
+                .await?;
+            #[allow(clippy::print_stdout, reason = "the parent reads this line")]
+            {
+                println!("worker {}", node.worker_id());
+            }
             node.run(CancellationToken::new()).await?;
         }
         "contend" => {

@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod chaining;
 pub mod concurrency;
 pub mod crash;
+pub mod cron;
 pub mod health;
 pub mod leader;
 pub mod lease;
@@ -75,6 +76,11 @@ macro_rules! conformance_suite {
             timers::timers_are_listed_and_called_off,
             timers::started_timer_is_not_called_off,
             health::health_reports_database_engine_and_queues,
+            cron::cron_upsert_is_idempotent_and_validates,
+            cron::cron_job_runs_every_fire_time_once,
+            cron::cron_misfire_policies,
+            cron::cron_overlap_and_manual_runs,
+            cron::cron_survives_a_killed_leader,
         );
     };
 }

@@ -161,6 +161,22 @@ impl SuiteBackend for SeaBackend {
         assert_eq!(n, 1, "make {id} due");
     }
 
+    async fn shift_cron_job(&self, name: &str, back: Duration) {
+        let table = format!("{}cron_jobs", self.admin().await.table_prefix());
+        let n = self
+            .exec(
+                &format!(
+                    "UPDATE {table} SET next_fire_at = next_fire_at - {{p1}} WHERE name = {{p2}}"
+                ),
+                vec![
+                    i64::try_from(back.as_micros()).expect("shift").into(),
+                    name.to_owned().into(),
+                ],
+            )
+            .await;
+        assert_eq!(n, 1, "shift cron job {name}");
+    }
+
     async fn count(&self, status: CommandStatus) -> i64 {
         let store = self.admin().await;
         let db = store.connection();
