@@ -12,9 +12,10 @@
 //! # Missed fire times
 //! A fire time the scheduler sees more than `cron_misfire_after` late (60 s by default:
 //! every engine was down, say) was missed; the job's [`Misfire`] policy decides:
-//! [`Misfire::RunOnce`] (the default) runs once now for all the missed ones,
-//! [`Misfire::RunAll`] runs each (at most 1,000), [`Misfire::Skip`] runs none. Fire times
-//! less late than that all run.
+//! [`Misfire::RunOnce`] (the default) runs once now for all the missed ones (the run's
+//! scheduled time is the first missed fire time), [`Misfire::RunAll`] runs each, oldest
+//! first (up to 1,000 per scheduler pass, the rest at the next passes), [`Misfire::Skip`]
+//! runs none. Fire times less late than that all run.
 //!
 //! # Overlap
 //! When a fire time comes while an earlier run of the job is still pending or running, the
@@ -54,10 +55,10 @@ pub const MAX_JOB_NAME_BYTES: usize = 200;
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Misfire {
-    /// One run now stands for every missed fire time.
+    /// One run now stands for every missed fire time (keyed and dated by the first).
     #[default]
     RunOnce,
-    /// Every missed fire time runs (at most 1,000 per pass).
+    /// Every missed fire time runs, oldest first (1,000 per scheduler pass).
     RunAll,
     /// Missed fire times do not run; the job waits for its next one.
     Skip,

@@ -66,6 +66,23 @@ impl<Tx: ?Sized + 'static> Service for Scheduler<Tx> {
     }
 }
 
+/// The fire times from `first` (due) up to `now`, at most `max`, and the fire time after
+/// the last of them.
+fn fires_between(
+    schedule: &Schedule,
+    first: DateTime<Utc>,
+    now: DateTime<Utc>,
+    max: usize,
+) -> (Vec<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let mut fires = vec![first];
+    let mut next = schedule.next_after(first);
+    while let Some(at) = next.filter(|at| *at <= now && fires.len() < max) {
+        fires.push(at);
+        next = schedule.next_after(at);
+    }
+    (fires, next)
+}
+
 impl<Tx: ?Sized + 'static> Scheduler<Tx> {
     /// Fires one due job; returns how many runs it inserted.
     async fn fire(&self, job: &JobInfo, now: DateTime<Utc>) -> crate::Result<usize> {
@@ -80,17 +97,6 @@ impl<Tx: ?Sized + 'static> Scheduler<Tx> {
                 return Ok(0);
             }
         };
-        // Every fire time that has come, oldest first.
-        let mut due = vec![expected_next];
-        let mut next = schedule.next_after(expected_next);
-        while let Some(at) = next.filter(|at| *at <= now) {
-            if due.len() >= MAX_RUNS_PER_FIRING {
-                // The rest is missed; the policy below keeps at most this many.
-                due.remove(0);
-            }
-            due.push(at);
-            next = schedule.next_after(at);
-        }
         if job.definition.overlap != Overlap::Allow
             && self.shared.store.cron().active_runs(job.name()).await? > 0
         {
@@ -98,22 +104,39 @@ impl<Tx: ?Sized + 'static> Scheduler<Tx> {
                 // Keep it due: it runs at the first pass after the earlier run ends.
                 return Ok(0);
             }
-            debug!(job = %job.name(), skipped = due.len(), "an earlier run is unfinished; fire times skipped");
+            let next = schedule.next_after(now);
+            debug!(job = %job.name(), "an earlier run is unfinished; fire times skipped");
             return self.apply(job, expected_next, next, Vec::new()).await;
         }
-        let late = |at: &DateTime<Utc>| {
-            (now - *at).to_std().unwrap_or_default() > self.shared.config.cron_misfire_after
+        let misfire_after = chrono::Duration::from_std(self.shared.config.cron_misfire_after)
+            .unwrap_or(chrono::Duration::MAX);
+        let cutoff = now.checked_sub_signed(misfire_after).unwrap_or(now);
+        let (fires, next) = if expected_next > cutoff {
+            // Nothing missed: every fire time up to now, each on time.
+            fires_between(&schedule, expected_next, now, MAX_RUNS_PER_FIRING)
+        } else {
+            info!(job = %job.name(), first_missed = %expected_next, policy = job.definition.misfire.as_str(), "cron fire times were missed");
+            match job.definition.misfire {
+                // Oldest first, at most so many per pass; the rest at the next passes.
+                Misfire::RunAll => {
+                    fires_between(&schedule, expected_next, now, MAX_RUNS_PER_FIRING)
+                }
+                policy => {
+                    // The fire times less late than the cutoff run; the missed ones are
+                    // skipped, or stood for by one run keyed by the first of them.
+                    let (mut fires, next) = match schedule.next_after(cutoff) {
+                        Some(first) if first <= now => {
+                            fires_between(&schedule, first, now, MAX_RUNS_PER_FIRING)
+                        }
+                        first => (Vec::new(), first),
+                    };
+                    if policy == Misfire::RunOnce {
+                        fires.insert(0, expected_next);
+                    }
+                    (fires, next)
+                }
+            }
         };
-        let (missed, on_time): (Vec<_>, Vec<_>) = due.into_iter().partition(late);
-        let mut fires: Vec<DateTime<Utc>> = match job.definition.misfire {
-            Misfire::RunAll => missed.clone(),
-            Misfire::RunOnce => missed.last().copied().into_iter().collect(),
-            Misfire::Skip => Vec::new(),
-        };
-        if !missed.is_empty() {
-            info!(job = %job.name(), missed = missed.len(), policy = job.definition.misfire.as_str(), "cron fire times were missed");
-        }
-        fires.extend(on_time);
         let runs = fires
             .into_iter()
             .map(|at| run_of(job, Some(at), When::At(at)))

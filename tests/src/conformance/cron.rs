@@ -278,8 +278,8 @@ pub async fn cron_overlap_and_manual_runs<B: SuiteBackend>(h: &Harness<B>) {
     assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [id]);
 }
 
-/// Two engine processes run a per-second job for 40 s while the leader is killed with
-/// SIGKILL half-way: every fire time from the first run to the last has exactly one run.
+/// Two engine processes run a per-second job for a minute while the leader is killed
+/// with SIGKILL half-way: every fire time from the first run to the last has exactly one run.
 pub async fn cron_survives_a_killed_leader<B: SuiteBackend>(h: &Harness<B>) {
     let observer = h.client().await;
     observer
@@ -306,7 +306,7 @@ pub async fn cron_survives_a_killed_leader<B: SuiteBackend>(h: &Harness<B>) {
             .to_owned();
         children.push((worker, child));
     }
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
     let leader = observer
         .leader()
         .await
@@ -321,7 +321,7 @@ pub async fn cron_survives_a_killed_leader<B: SuiteBackend>(h: &Harness<B>) {
     let (_, mut killed) = children.remove(at);
     killed.start_kill().expect("SIGKILL the leader");
     killed.wait().await.expect("reap the leader");
-    tokio::time::sleep(Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
     for (_, mut child) in children {
         child.start_kill().expect("stop the survivor");
         child.wait().await.expect("reap");
@@ -336,5 +336,43 @@ pub async fn cron_survives_a_killed_leader<B: SuiteBackend>(h: &Harness<B>) {
     let (first, last) = (*fires.first().expect("runs"), *fires.last().expect("runs"));
     let missing: Vec<i64> = (first..=last).filter(|s| !fires.contains(s)).collect();
     assert!(missing.is_empty(), "fire times without a run: {missing:?}");
-    assert!(runs.len() >= 30, "about 40 s of runs: {}", runs.len());
+    assert!(runs.len() >= 50, "about a minute of runs: {}", runs.len());
+}
+
+/// Finished runs older than `cron_history` are deleted, with their errors; the job stays.
+pub async fn cron_history_is_pruned<B: SuiteBackend>(h: &Harness<B>) {
+    let ledger = ledger();
+    let orch = cron_engine(h, &ledger).await;
+    orch.cron()
+        .upsert(Job::new("short-lived", "* * * * * *", tick("p")))
+        .await
+        .expect("upsert");
+    let running = h.start(&orch);
+    wait_until(SOON, "two finished runs", || async {
+        let runs = orch.cron().runs("short-lived", 100).await.expect("runs");
+        (runs.iter().filter(|r| r.status.is_terminal()).count() >= 2).then_some(())
+    })
+    .await;
+    assert!(orch.cron().pause("short-lived").await.expect("pause"));
+    running.stop().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // A new leader with a one-second history prunes at its first pass.
+    let pruner = h
+        .builder()
+        .handler::<Tick, _>(TickHandler)
+        .configure(|c| {
+            c.cron_interval = Duration::from_millis(200);
+            c.cron_history = Duration::from_secs(1);
+        })
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&pruner);
+    wait_until(SOON, "the finished runs to be pruned", || async {
+        let runs = orch.cron().runs("short-lived", 100).await.expect("runs");
+        runs.iter().all(|r| !r.status.is_terminal()).then_some(())
+    })
+    .await;
+    running.stop().await;
+    assert!(orch.cron().get("short-lived").await.expect("get").is_some());
 }

@@ -81,6 +81,7 @@ macro_rules! conformance_suite {
             cron::cron_misfire_policies,
             cron::cron_overlap_and_manual_runs,
             cron::cron_survives_a_killed_leader,
+            cron::cron_history_is_pruned,
         );
     };
 }
