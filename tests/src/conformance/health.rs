@@ -42,7 +42,7 @@ pub async fn health_reports_database_engine_and_queues<B: SuiteBackend>(h: &Harn
     let leader = health.engine.leader.expect("a leader");
     assert!(leader.is_self);
     let names: Vec<&str> = health.engine.services.iter().map(|s| s.name).collect();
-    for service in ["heartbeat", "leader", "listener", "reaper"] {
+    for service in ["heartbeat", "leader", "listener", "reaper", "scheduler"] {
         assert!(names.contains(&service), "{service} in {names:?}");
     }
     assert!(health.is_live(), "{:?}", health.engine.services);

@@ -4,6 +4,7 @@
 //! the server).
 
 pub mod connection;
+pub mod cron;
 pub mod health;
 pub mod locks;
 pub mod schema;
