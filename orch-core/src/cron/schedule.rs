@@ -48,7 +48,7 @@ impl Schedule {
     /// assert!(Schedule::parse("@daily", "Mars/Olympus").is_err());
     /// ```
     pub fn parse(expression: &str, time_zone: &str) -> Result<Self, ConfigError> {
-        let zone = Tz::from_str(time_zone.trim()).map_err(|_| {
+        let zone = Tz::from_str_insensitive(time_zone.trim()).map_err(|_| {
             ConfigError::invalid(
                 "time_zone",
                 format!("unknown time zone {time_zone:?}; use an IANA name such as \"Europe/Paris\" or \"UTC\""),

@@ -96,6 +96,7 @@ macro_rules! sea_suite {
             schema::table_prefixes_isolate,
             schema::invalid_table_prefix_is_a_config_error,
             transactions::push_in_commits_with_the_transaction,
+            transactions::schedule_in_commits_with_the_transaction,
             locks::lock_names_are_per_prefix,
             cron::declared_cron_jobs_are_reconciled,
         );

@@ -48,3 +48,28 @@ pub async fn push_in_commits_with_the_transaction(h: &Harness<SeaBackend>) {
     assert_eq!(ledger.runs("1"), 0);
     assert_eq!(ledger.runs("2"), 1);
 }
+
+/// `schedule_in` joins the caller's transaction too: a rolled-back timer never exists.
+pub async fn schedule_in_commits_with_the_transaction(h: &Harness<SeaBackend>) {
+    let orch = h.backend().orch_builder().build().await.expect("build");
+    let at = orch.database_now().await.expect("now") + chrono::Duration::hours(1);
+    let db = orch.connection();
+    let txn = db.begin().await.expect("begin");
+    let dropped = orch
+        .schedule_in(&txn, EchoCommand { n: 1 }, at)
+        .await
+        .expect("schedule in");
+    txn.rollback().await.expect("rollback");
+    assert!(orch.get(dropped).await.expect("get").is_none());
+    let txn = db.begin().await.expect("begin");
+    let kept = orch
+        .schedule_in(&txn, EchoCommand { n: 2 }, at)
+        .await
+        .expect("schedule in");
+    txn.commit().await.expect("commit");
+    let timers = orch.pending_timers(10).await.expect("timers");
+    assert_eq!(
+        timers.iter().map(|t| (t.id, t.run_at)).collect::<Vec<_>>(),
+        [(kept, at)]
+    );
+}
