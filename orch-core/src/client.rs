@@ -217,12 +217,14 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
             }
             return Vec::new();
         };
-        (info.terminal_follow_ups)(&record.input, Terminal::Canceled)
-            .and_then(|f| self.shared.resolve_follow_ups(record.id, f))
-            .unwrap_or_else(|message| {
-                warn!(command.id = %record.id, %message, "on_cancel follow-ups dropped");
-                Vec::new()
-            })
+        crate::outcome::catch_callback(|| {
+            (info.terminal_follow_ups)(&record.input, Terminal::Canceled)
+        })
+        .and_then(|f| self.shared.resolve_follow_ups(record.id, f))
+        .unwrap_or_else(|message| {
+            warn!(command.id = %record.id, %message, "on_cancel follow-ups dropped");
+            Vec::new()
+        })
     }
 
     /// Reads a command: status, attempts, errors and output.

@@ -50,10 +50,25 @@ fn dead_follow_ups<Tx: ?Sized + 'static>(
     if failure.kind == FailureKind::Decode {
         return Vec::new();
     }
-    let computed = (entry.command.terminal_follow_ups)(&cmd.input, Terminal::Failed(failure))
-        .and_then(|f| shared.resolve_follow_ups(cmd.id, f));
+    let computed = catch_callback(|| {
+        (entry.command.terminal_follow_ups)(&cmd.input, Terminal::Failed(failure))
+    })
+    .and_then(|f| shared.resolve_follow_ups(cmd.id, f));
     computed.unwrap_or_else(|message| {
         warn!(command.id = %cmd.id, command.name = %cmd.name, %message, "on_failure follow-ups dropped");
         Vec::new()
+    })
+}
+
+/// Runs a user callback (a `Chain` method, a serde impl) and turns a panic in it into an
+/// error message, so no engine task or service pass dies from user code.
+pub(crate) fn catch_callback<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let detail = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string panic payload".to_owned());
+        Err(format!("a follow-up callback panicked: {detail}"))
     })
 }

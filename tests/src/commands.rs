@@ -379,3 +379,73 @@ impl Handler<Tick> for TickHandler {
         Ok(())
     }
 }
+
+/// Blocks its worker thread for `ms` (ignoring its token) under a 300 ms timeout.
+#[orch_command(timeout = "300ms", retries = 0)]
+#[derive(Serialize, Deserialize)]
+pub struct ThreadBlocker {
+    /// How long to block, in milliseconds.
+    pub ms: u64,
+}
+
+/// Runs [`ThreadBlocker`].
+#[derive(Default)]
+pub struct ThreadBlockerHandler;
+
+impl Handler<ThreadBlocker> for ThreadBlockerHandler {
+    async fn run(&self, cmd: ThreadBlocker, ctx: &Ctx) -> Result<(), HandlerError> {
+        let ledger = ctx.state::<Arc<Ledger>>()?.clone();
+        ledger.event("blocker:start");
+        // Deliberately blocks the executor's thread, as a buggy handler would.
+        std::thread::sleep(Duration::from_millis(cmd.ms));
+        ledger.event("blocker:returned");
+        Ok(())
+    }
+}
+
+/// Cancels its own token, then returns its number.
+#[orch_command(output = u64)]
+#[derive(Serialize, Deserialize)]
+pub struct SelfCancel {
+    /// The output.
+    pub n: u64,
+}
+
+/// Runs [`SelfCancel`].
+#[derive(Default)]
+pub struct SelfCancelHandler;
+
+impl Handler<SelfCancel> for SelfCancelHandler {
+    async fn run(&self, cmd: SelfCancel, ctx: &Ctx) -> Result<u64, HandlerError> {
+        ctx.cancellation().cancel();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok(cmd.n)
+    }
+}
+
+/// Fails for good; its `on_failure` and `on_cancel` callbacks panic.
+#[orch_command(retries = 0)]
+#[derive(Serialize, Deserialize)]
+pub struct BadChain {
+    /// A label.
+    pub label: String,
+}
+
+impl Chain for BadChain {
+    fn on_failure(&self, _failure: &Failure) -> FollowUps {
+        panic!("on_failure of {} panics", self.label)
+    }
+    fn on_cancel(&self) -> FollowUps {
+        panic!("on_cancel of {} panics", self.label)
+    }
+}
+
+/// Runs [`BadChain`]: always a permanent error.
+#[derive(Default)]
+pub struct BadChainHandler;
+
+impl Handler<BadChain> for BadChainHandler {
+    async fn run(&self, _cmd: BadChain, _ctx: &Ctx) -> Result<(), HandlerError> {
+        Err(HandlerError::fatal("bad chain fails"))
+    }
+}

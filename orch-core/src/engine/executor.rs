@@ -48,7 +48,7 @@ pub(crate) async fn execute<Tx: ?Sized + 'static>(
                 Ok(outcome) => Ended::Ran(outcome),
                 Err(panic) => Ended::Failed(FailureKind::Panicked, panic_message(panic.as_ref())),
             },
-            () = slot.cancel.cancelled() => Ended::Stopped(slot.stop.get()),
+            () = slot.abort.cancelled() => Ended::Stopped(slot.stop.get()),
             () = tokio::time::sleep_until(slot.deadline) => {
                 slot.cancel.cancel();
                 Ended::Failed(

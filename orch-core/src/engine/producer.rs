@@ -116,7 +116,9 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
         let slot = Slot {
             lease: cmd.lease,
             cancel: CancellationToken::new(),
+            abort: CancellationToken::new(),
             stop: Arc::default(),
+            claimed: Arc::new(cmd.clone()),
             lease_until: claimed_at
                 + lease_span(cmd.timeout, config.lease_ttl, config.lease_buffer),
             deadline: Instant::now() + cmd.timeout,

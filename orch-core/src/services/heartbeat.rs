@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use super::Service;
+use crate::failure::FailureKind;
+use crate::outcome::failed_attempt;
 use crate::shared::Shared;
-use crate::shared::inflight::{StopReason, lease_span};
+use crate::shared::inflight::{Slot, StopReason, lease_span};
 use crate::store::LeaseRenewal;
 
 /// The heartbeat service of one engine.
@@ -34,6 +36,17 @@ impl<Tx: ?Sized + 'static> Service for Heartbeat<Tx> {
         }
         let config = &shared.config;
         let now = Instant::now();
+        // An attempt past its deadline plus the grace is stuck (its handler blocks its
+        // thread, or its executor cannot run): its lease is not renewed; it is recorded
+        // as timed out here, and whatever it returns later is discarded.
+        let (overrun, running): (Vec<_>, Vec<_>) = running
+            .into_iter()
+            .filter(|(_, slot)| slot.stop.get() == StopReason::None)
+            .partition(|(_, slot)| now > slot.deadline + config.lease_buffer);
+        let stuck = overrun.len();
+        if !overrun.is_empty() {
+            record_overruns(shared, &overrun).await?;
+        }
         let renew_before = now + config.lease_ttl / 2;
         let renewals: Vec<LeaseRenewal> = running
             .iter()
@@ -63,7 +76,39 @@ impl<Tx: ?Sized + 'static> Service for Heartbeat<Tx> {
                     .renewed(renewal.id, renewal.lease, now + span);
             }
         }
-        debug!(checked = renewals.len(), lost, "heartbeat");
-        Ok(lost)
+        debug!(checked = renewals.len(), lost, stuck, "heartbeat");
+        Ok(lost + stuck)
     }
+}
+
+/// Records stuck attempts as timed out (fenced on their lease) and stops them.
+async fn record_overruns<Tx: ?Sized + 'static>(
+    shared: &Shared<Tx>,
+    overrun: &[(crate::id::CommandId, Slot)],
+) -> crate::Result<()> {
+    let finishes: Vec<_> = overrun
+        .iter()
+        .map(|(_, slot)| {
+            let cmd = &slot.claimed;
+            warn!(command.id = %cmd.id, command.name = %cmd.name,
+                "attempt still running past its timeout plus grace (its handler blocks its thread or ignores its token); recording it as timed out");
+            failed_attempt(
+                shared,
+                shared.registry.entry(&cmd.name),
+                cmd,
+                FailureKind::TimedOut,
+                format!(
+                    "attempt ran past its timeout of {:?} and did not stop within the grace of {:?}",
+                    cmd.timeout, shared.config.lease_buffer
+                ),
+            )
+        })
+        .collect();
+    shared.commands().finish(&finishes).await?;
+    for (id, slot) in overrun {
+        shared
+            .inflight
+            .stop_lease(*id, slot.lease, StopReason::LeaseLost);
+    }
+    Ok(())
 }

@@ -53,8 +53,16 @@ impl StopCell {
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
     pub(crate) lease: LeaseToken,
+    /// The handler's token (`ctx.cancellation()`): fired by every stop and by the
+    /// timeout, and by the handler itself if it likes.
     pub(crate) cancel: CancellationToken,
+    /// Fired only by stops from outside the handler; the executor stops waiting for the
+    /// handler when it fires (a handler cancelling its own token still has its result
+    /// recorded).
+    pub(crate) abort: CancellationToken,
     pub(crate) stop: Arc<StopCell>,
+    /// The claimed command (the heartbeat records an overrun attempt from it).
+    pub(crate) claimed: Arc<crate::store::ClaimedCommand>,
     /// When the lease expires by this process's monotonic clock (a lower bound: the database
     /// set it a little later).
     pub(crate) lease_until: Instant,
@@ -66,6 +74,7 @@ impl Slot {
     pub(crate) fn stop(&self, reason: StopReason) {
         self.stop.set(reason);
         self.cancel.cancel();
+        self.abort.cancel();
     }
 }
 

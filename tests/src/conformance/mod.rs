@@ -13,6 +13,7 @@ pub mod locks;
 pub mod push;
 pub mod retry;
 pub mod routing;
+pub mod runaway;
 pub mod shutdown;
 pub mod timers;
 
@@ -76,6 +77,9 @@ macro_rules! conformance_suite {
             timers::timers_are_listed_and_called_off,
             timers::started_timer_is_not_called_off,
             health::health_reports_database_engine_and_queues,
+            runaway::blocking_handler_is_recorded_timed_out,
+            runaway::self_cancelled_handler_is_recorded,
+            runaway::panicking_callbacks_do_not_stop_the_engine,
             cron::cron_upsert_is_idempotent_and_validates,
             cron::cron_job_runs_every_fire_time_once,
             cron::cron_misfire_policies,
