@@ -15,8 +15,18 @@ use crate::tables::Tables;
 
 const WHAT: &str = "read a command";
 
-pub(crate) const COLUMNS: &str = "id, name, target, status, input, output, attempts, max_attempts, timeout_ms, \
+const COLUMNS: &str = "id, name, target, status, input, output, attempts, max_attempts, timeout_ms, \
     run_at, created_at, started_at, finished_at, lease_expires_at, last_error, idempotency_key, parent_id";
+
+/// `SELECT {COLUMNS} FROM {commands}`, for [`record`] to read; the caller adds the rest.
+pub(crate) fn select_records(backend: Backend, tables: &Tables) -> Sql {
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT ")
+        .push(COLUMNS)
+        .push(" FROM ")
+        .push(&tables.commands);
+    sql
+}
 
 pub(crate) async fn get<C: ConnectionTrait>(
     conn: &C,
@@ -24,13 +34,8 @@ pub(crate) async fn get<C: ConnectionTrait>(
     tables: &Tables,
     id: CommandId,
 ) -> Result<Option<CommandRecord>, StoreError> {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(" FROM ")
-        .push(&tables.commands)
-        .push(" WHERE id = ")
-        .bind(id_value(id));
+    let mut sql = select_records(backend, tables);
+    sql.push(" WHERE id = ").bind(id_value(id));
     let Some(row) = conn
         .query_one_raw(sql.build())
         .await
@@ -50,12 +55,8 @@ pub(crate) async fn list<C: ConnectionTrait>(
     tables: &Tables,
     filter: &ListFilter,
 ) -> Result<Vec<CommandRecord>, StoreError> {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(" FROM ")
-        .push(&tables.commands)
-        .push(" WHERE 1 = 1");
+    let mut sql = select_records(backend, tables);
+    sql.push(" WHERE 1 = 1");
     if let Some(status) = filter.status {
         sql.push(" AND status = ").bind(status.as_str());
     }
@@ -85,12 +86,8 @@ pub(crate) async fn list_unstarted<C: ConnectionTrait>(
     tables: &Tables,
     limit: u32,
 ) -> Result<Vec<CommandRecord>, StoreError> {
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT ")
-        .push(COLUMNS)
-        .push(" FROM ")
-        .push(&tables.commands)
-        .push(" WHERE status = 'pending' AND attempts = 0 AND run_at > ")
+    let mut sql = select_records(backend, tables);
+    sql.push(" WHERE status = 'pending' AND attempts = 0 AND run_at > ")
         .now()
         .push(" ORDER BY run_at, id LIMIT ")
         .bind(i64::from(limit.min(10_000)));

@@ -137,12 +137,8 @@ pub(crate) async fn runs(
     limit: u32,
 ) -> Result<Vec<CommandRecord>, StoreError> {
     let inner = store.inner();
-    let mut sql = Sql::new(inner.backend);
-    sql.push("SELECT ")
-        .push(read::COLUMNS)
-        .push(" FROM ")
-        .push(&inner.tables.commands)
-        .push(" WHERE cron_job = ")
+    let mut sql = read::select_records(inner.backend, &inner.tables);
+    sql.push(" WHERE cron_job = ")
         .bind(name.to_owned())
         .push(" ORDER BY run_at DESC, id DESC LIMIT ")
         .bind(i64::from(limit.min(10_000)));

@@ -193,7 +193,7 @@ pub(crate) async fn set_paused(
         .execute_raw(sql.build())
         .await
         .map_err(|e| db_error("pause or resume a cron job", e))?;
-    // MySQL counts only changed rows: a job paused twice still exists.
+    // A server may count only changed rows: a job paused twice must still be found.
     if done.rows_affected() == 1 {
         return Ok(true);
     }
