@@ -37,6 +37,11 @@ pub const DEFAULT_CRON_INTERVAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_CRON_MISFIRE_AFTER: Duration = Duration::from_secs(60);
 /// The default time finished cron runs are kept.
 pub const DEFAULT_CRON_HISTORY: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long before its lease would run out an attempt whose lease could not be renewed is
+/// stopped (its token fires), so a worker cut off from the database stops before another
+/// may take the command over; a quarter of `lease_ttl` or half of `lease_buffer` if either
+/// is less.
+pub const LEASE_FENCE_MARGIN: Duration = Duration::from_secs(1);
 /// The default timeout of one attempt for commands that set none.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// The default retries after the first attempt for commands that set none.

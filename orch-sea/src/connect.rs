@@ -63,9 +63,44 @@ pub(crate) async fn connect(
                 .busy_timeout(DEFAULT_SQLITE_BUSY_TIMEOUT)
         });
     }
-    Database::connect(options)
-        .await
-        .map_err(|e| SeaStoreError::Store(db_error(&format!("connect to {}", redact(&url)), e)))
+    // Instances opening one fresh SQLite file together race to switch it to WAL, which
+    // can fail at once with "database is locked" whatever the busy timeout: wait and
+    // retry within the busy timeout, as any other writer would.
+    let started = tokio::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(10);
+    loop {
+        match Database::connect(options.clone()).await {
+            Ok(db) => return Ok(db),
+            Err(e) => {
+                let busy = sqlite
+                    && is_sqlite_busy(&e)
+                    && started.elapsed() < crate::config::DEFAULT_SQLITE_BUSY_TIMEOUT;
+                if !busy {
+                    return Err(SeaStoreError::Store(db_error(
+                        &format!("connect to {}", redact(&url)),
+                        e,
+                    )));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+/// Whether a connection failed on SQLite's "database is locked" (busy, code 5).
+fn is_sqlite_busy(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match error {
+        DbErr::Conn(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sea_orm::sqlx::Error::Database(db) => db
+                .code()
+                .and_then(|code| code.parse::<u32>().ok())
+                .is_some_and(|code| code & 0xff == 5),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// The URL with any password replaced by `***`, for errors and logs.

@@ -35,6 +35,10 @@ impl Ledger {
     pub fn saw(&self, e: &str) -> bool {
         lock(&self.events).iter().any(|x| x == e)
     }
+    /// Every event, in the order recorded.
+    pub fn events(&self) -> Vec<String> {
+        lock(&self.events).clone()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -26,6 +26,7 @@ pub mod commands;
 pub mod conformance;
 mod harness;
 mod node;
+pub mod proxy;
 pub mod sea;
 mod wait;
 

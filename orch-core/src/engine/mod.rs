@@ -42,6 +42,7 @@ use crate::client::Client;
 use crate::config::EngineConfig;
 use crate::error::{ConfigError, Result};
 use crate::id::WorkerId;
+use crate::services::fence::Fence;
 use crate::services::heartbeat::Heartbeat;
 use crate::services::leader::{LEADER_LOCK, Leader, LeaderInfo};
 use crate::services::listener::Listener;
@@ -227,6 +228,13 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
         ));
         background.spawn(crate::services::run(
             Heartbeat {
+                shared: shared.clone(),
+            },
+            services.clone(),
+            shared.board.clone(),
+        ));
+        background.spawn(crate::services::run(
+            Fence {
                 shared: shared.clone(),
             },
             services.clone(),

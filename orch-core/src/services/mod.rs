@@ -14,6 +14,7 @@
 //! outbox relay as it lands) run only on the elected leader: see [`leader`].
 
 pub(crate) mod board;
+pub(crate) mod fence;
 pub(crate) mod heartbeat;
 pub(crate) mod leader;
 pub(crate) mod listener;

@@ -116,6 +116,7 @@ macro_rules! server_suite {
             connection::database_goes_away_mid_run,
             locks::lock_dies_with_its_connection,
             health::health_when_the_database_is_gone,
+            partition::partitioned_engine_fences_itself,
         );
     };
 }

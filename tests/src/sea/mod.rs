@@ -7,6 +7,7 @@ pub mod connection;
 pub mod cron;
 pub mod health;
 pub mod locks;
+pub mod partition;
 pub mod schema;
 pub mod transactions;
 
