@@ -342,6 +342,18 @@ impl EngineConfig {
                 ),
             ));
         }
+        if self.default_timeout > Duration::from_secs(365 * 24 * 3600) {
+            return Err(ConfigError::invalid(
+                "default_timeout",
+                format!("{:?} is over a year", self.default_timeout),
+            ));
+        }
+        if self.default_retries > 100_000 {
+            return Err(ConfigError::invalid(
+                "default_retries",
+                format!("{} is over 100000", self.default_retries),
+            ));
+        }
         if self.concurrency == 0 {
             return Err(ConfigError::invalid("concurrency", "must be at least 1"));
         }

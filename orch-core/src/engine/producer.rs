@@ -121,7 +121,10 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
             claimed: Arc::new(cmd.clone()),
             lease_until: claimed_at
                 + lease_span(cmd.timeout, config.lease_ttl, config.lease_buffer),
-            deadline: Instant::now() + cmd.timeout,
+            // Saturates: a row written by hand or by an older version cannot overflow it.
+            deadline: Instant::now().checked_add(cmd.timeout).unwrap_or_else(|| {
+                Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600)
+            }),
         };
         self.shared.inflight.insert(cmd.id, slot.clone());
         let shared = self.shared.clone();

@@ -96,12 +96,12 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
             ("target", push.target.as_deref()),
         ] {
             if let Some(value) = value
-                && (value.is_empty() || value.len() > 255)
+                && (value.is_empty() || value.len() > 255 || value.contains('\0'))
             {
                 return Err(crate::error::ConfigError::invalid(
                     field,
                     format!(
-                        "command `{}`: must be 1–255 bytes, got {} bytes",
+                        "command `{}`: must be 1–255 bytes without NUL, got {} bytes",
                         new.name,
                         value.len()
                     ),
@@ -109,6 +109,8 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
                 .into());
             }
         }
+        let timeout = push.timeout.unwrap_or(self.config.default_timeout);
+        check_limits(new.name, &push, timeout)?;
         let retries = push.retries.unwrap_or(self.config.default_retries);
         Ok(InsertCommand {
             id: new.id,
@@ -118,7 +120,7 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
                 .target
                 .unwrap_or_else(|| self.config.default_target.clone()),
             when: push.when,
-            timeout: push.timeout.unwrap_or(self.config.default_timeout),
+            timeout,
             max_attempts: retries.saturating_add(1),
             idempotency_key: push.idempotency_key,
             parent_id,
@@ -188,5 +190,43 @@ impl<Tx: ?Sized + 'static> crate::cron::CronOps for Shared<Tx> {
 
     fn wake(&self) {
         self.wake.notify_one();
+    }
+}
+
+/// The longest timeout a push may set.
+const MAX_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
+/// The longest delay a push may set.
+const MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+/// The most retries a push may set.
+const MAX_RETRIES: u32 = 100_000;
+
+/// Refuses durations, instants and counts no backend can store and read back exactly.
+fn check_limits(name: &str, push: &crate::push::Push, timeout: std::time::Duration) -> Result<()> {
+    use crate::error::ConfigError;
+    let refuse = |field: &'static str, reason: String| -> Result<()> {
+        Err(ConfigError::invalid(field, format!("command `{name}`: {reason}")).into())
+    };
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return refuse(
+            "timeout",
+            format!("{timeout:?} is out of range; 1 ms to {MAX_TIMEOUT:?}"),
+        );
+    }
+    if timeout < std::time::Duration::from_millis(1) {
+        return refuse("timeout", format!("{timeout:?} is under 1 ms"));
+    }
+    if let Some(retries) = push.retries
+        && retries > MAX_RETRIES
+    {
+        return refuse("retries", format!("{retries} is over {MAX_RETRIES}"));
+    }
+    match push.when {
+        crate::push::When::After(delay) if delay > MAX_DELAY => {
+            refuse("delay", format!("{delay:?} is over 100 years"))
+        }
+        crate::push::When::At(at) if !(1970..=9999).contains(&chrono::Datelike::year(&at)) => {
+            refuse("run_at", format!("{at} is outside the years 1970–9999"))
+        }
+        _ => Ok(()),
     }
 }

@@ -1,5 +1,7 @@
 //! Bad input gets a clear error, and nothing is lost.
 
+use std::time::Duration;
+
 use orch::ListFilter;
 use orch::prelude::*;
 use orch::{ConfigError, Error};
@@ -99,6 +101,21 @@ pub async fn bad_push_options_are_refused<B: SuiteBackend>(h: &Harness<B>) {
             "idempotency_key",
         ),
         (Push::new().target(""), "target"),
+        (Push::new().target("a\0b"), "target"),
+        (Push::new().idempotency_key("k\0"), "idempotency_key"),
+        (Push::new().timeout(Duration::ZERO), "timeout"),
+        (Push::new().timeout(Duration::from_micros(10)), "timeout"),
+        (Push::new().timeout(Duration::MAX), "timeout"),
+        (Push::new().retries(u32::MAX), "retries"),
+        (Push::new().delay(Duration::MAX), "delay"),
+        (
+            Push::new().run_at(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+            "run_at",
+        ),
+        (
+            Push::new().run_at(chrono::DateTime::<chrono::Utc>::MIN_UTC),
+            "run_at",
+        ),
     ] {
         let err = orch
             .push_with(Big { blob: "x".into() }, push)
@@ -115,4 +132,22 @@ pub async fn bad_push_options_are_refused<B: SuiteBackend>(h: &Harness<B>) {
             .expect("list")
             .is_empty()
     );
+    // The extremes that are allowed are stored and read back exactly.
+    let far = chrono::DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999999Z")
+        .expect("time")
+        .with_timezone(&chrono::Utc);
+    let id = orch
+        .push_with(
+            Big { blob: "x".into() },
+            Push::new()
+                .run_at(far)
+                .timeout(Duration::from_secs(365 * 24 * 3600))
+                .retries(100_000),
+        )
+        .await
+        .expect("extremes within range");
+    let rec = orch.get(id).await.expect("get").expect("stored");
+    assert_eq!(rec.run_at, far);
+    assert_eq!(rec.timeout, Duration::from_secs(365 * 24 * 3600));
+    assert_eq!(rec.max_attempts, 100_001);
 }
