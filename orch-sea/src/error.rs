@@ -7,8 +7,14 @@ use sea_orm::{DbErr, RuntimeErr};
 /// PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, admin shutdown,
 /// read-only transaction (a demoted primary).
 const PG_RETRYABLE: [&str; 4] = ["40001", "40P01", "57P01", "25006"];
-/// MySQL error numbers worth retrying: deadlock, lock wait timeout.
-const MYSQL_RETRYABLE: [&str; 2] = ["1213", "1205"];
+/// MySQL/MariaDB error numbers worth retrying at once: deadlock, lock wait timeout. (The
+/// driver's `code()` is the SQLSTATE, `HY000` for a lock wait timeout, so the number is read
+/// from the MySQL error itself.)
+#[cfg(feature = "mysql")]
+const MYSQL_RETRYABLE: [u16; 2] = [1213, 1205];
+/// MySQL/MariaDB error numbers of a connection that went away mid-statement.
+#[cfg(feature = "mysql")]
+const MYSQL_CONNECTION: [u16; 2] = [2006, 2013];
 /// SQLite result codes worth retrying: busy, locked (primary codes; extended ones share the
 /// low byte).
 const SQLITE_RETRYABLE: [&str; 2] = ["5", "6"];
@@ -37,6 +43,17 @@ fn classify_sqlx(error: &sea_orm::sqlx::Error) -> StoreErrorKind {
         }
         E::Protocol(_) => StoreErrorKind::Connection,
         E::Database(db) => {
+            #[cfg(feature = "mysql")]
+            if let Some(mysql) = db.try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>() {
+                let number = mysql.number();
+                return if MYSQL_RETRYABLE.contains(&number) {
+                    StoreErrorKind::Conflict
+                } else if MYSQL_CONNECTION.contains(&number) {
+                    StoreErrorKind::Connection
+                } else {
+                    StoreErrorKind::Query
+                };
+            }
             let code = db
                 .code()
                 .map(std::borrow::Cow::into_owned)
@@ -46,7 +63,6 @@ fn classify_sqlx(error: &sea_orm::sqlx::Error) -> StoreErrorKind {
                 .map(|n| (n & 0xff).to_string())
                 .unwrap_or_default();
             if PG_RETRYABLE.contains(&code.as_str())
-                || MYSQL_RETRYABLE.contains(&code.as_str())
                 || SQLITE_RETRYABLE.contains(&low_byte.as_str())
             {
                 StoreErrorKind::Conflict
@@ -73,4 +89,56 @@ pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError 
         what,
         Some(detail.to_string().into()),
     )
+}
+
+#[cfg(all(test, feature = "mysql"))]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+
+    use super::*;
+
+    /// A MariaDB lock wait timeout (error 1205, SQLSTATE `HY000`) is a transient conflict,
+    /// and a syntax error is not. Needs the test server (`ORCH_TEST_MYSQL_URL`).
+    #[tokio::test]
+    async fn mysql_errors_are_classified_by_number() {
+        let url = std::env::var("ORCH_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned());
+        let a = Database::connect(&url).await.expect("connect a");
+        let b = Database::connect(&url).await.expect("connect b");
+        let table = format!("orch_err_{}", uuid::Uuid::new_v4().simple());
+        a.execute_unprepared(&format!("CREATE TABLE {table} (id INT PRIMARY KEY)"))
+            .await
+            .expect("create");
+        a.execute_unprepared(&format!("INSERT INTO {table} VALUES (1)"))
+            .await
+            .expect("insert");
+        let holder = a.begin().await.expect("begin");
+        holder
+            .execute_unprepared(&format!("SELECT id FROM {table} WHERE id = 1 FOR UPDATE"))
+            .await
+            .expect("lock the row");
+        let waiter = b.begin().await.expect("begin");
+        waiter
+            .execute_unprepared("SET SESSION innodb_lock_wait_timeout = 1")
+            .await
+            .expect("short wait");
+        let error = waiter
+            .execute_unprepared(&format!("SELECT id FROM {table} WHERE id = 1 FOR UPDATE"))
+            .await
+            .expect_err("lock wait timeout");
+        let classified = db_error("wait for a row lock", error);
+        assert_eq!(classified.kind(), StoreErrorKind::Conflict, "{classified}");
+        assert!(classified.is_transient());
+        let _ = waiter.rollback().await;
+        let _ = holder.rollback().await;
+        let error = b
+            .execute_unprepared("SELEC 1")
+            .await
+            .expect_err("syntax error");
+        assert_eq!(
+            db_error("run nonsense", error).kind(),
+            StoreErrorKind::Query
+        );
+        let _ = a.execute_unprepared(&format!("DROP TABLE {table}")).await;
+    }
 }
