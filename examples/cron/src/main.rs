@@ -1,5 +1,5 @@
 //! orch cron on embedded SQLite: declares a job firing every 2 seconds, lets the engine
-//! (the elected leader, being the only one) run it for about 5 seconds, then prints the
+//! (the elected leader, being the only one) run it for about 6 seconds, then prints the
 //! job and its run history. Run it with `cargo run -p cron-jobs`.
 
 #![allow(clippy::print_stdout, reason = "an example that shows its steps")]
@@ -61,7 +61,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (orch, stop) = (orch.clone(), stop.clone());
         async move { orch.run(stop).await }
     });
-    tokio::time::sleep(Duration::from_millis(5_200)).await;
+    tokio::time::sleep(Duration::from_millis(6_200)).await;
     orch.cron().pause("refresh-prices").await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop.cancel();
@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|r| r.status == CommandStatus::Succeeded)
         .count();
     if done < 2 {
-        return Err(format!("expected at least 2 finished runs in 5 s, saw {done}").into());
+        return Err(format!("expected at least 2 finished runs in 6 s, saw {done}").into());
     }
     println!("{done} runs, one per fire time");
     Ok(())
