@@ -27,7 +27,7 @@ enum Ended {
 pub(crate) async fn execute<Tx: ?Sized + 'static>(
     shared: Arc<Shared<Tx>>,
     entry: Entry,
-    cmd: ClaimedCommand,
+    cmd: Arc<ClaimedCommand>,
     slot: Slot,
     done: UnboundedSender<Finish>,
 ) {

@@ -215,20 +215,25 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
             targets = ?shared.config.instance_keys,
             "engine starting"
         );
-        // Commands due that this engine cannot run: fine if another engine serves them,
-        // a forgotten handler otherwise.
-        if let Ok(queues) = shared.commands().queue_stats().await {
-            let unserved: Vec<&str> = queues
-                .iter()
-                .filter(|q| q.due > 0 && !shared.registry.contains(&q.name))
-                .map(|q| q.name.as_str())
-                .collect();
-            if !unserved.is_empty() {
-                warn!(names = ?unserved, "due commands whose names this engine has no handler for; they wait for an engine that has one");
-            }
-        }
         let services = CancellationToken::new();
         let background = TaskTracker::new();
+        // Commands due that this engine cannot run: fine if another engine serves them, a
+        // forgotten handler otherwise. Off the start's critical path.
+        background.spawn({
+            let shared = shared.clone();
+            async move {
+                if let Ok(queues) = shared.commands().queue_stats().await {
+                    let unserved: Vec<&str> = queues
+                        .iter()
+                        .filter(|q| q.due > 0 && !shared.registry.contains(&q.name))
+                        .map(|q| q.name.as_str())
+                        .collect();
+                    if !unserved.is_empty() {
+                        warn!(names = ?unserved, "due commands whose names this engine has no handler for; they wait for an engine that has one");
+                    }
+                }
+            }
+        });
         background.spawn(crate::services::run(
             Listener {
                 shared: shared.clone(),

@@ -98,6 +98,7 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
     }
 
     fn start(&self, cmd: crate::store::ClaimedCommand, claimed_at: Instant) {
+        let cmd = Arc::new(cmd);
         let config = &self.shared.config;
         // Neither can happen (claims filter on registered names and are sized to free
         // slots), but if one did, the command goes back untouched.
@@ -118,7 +119,7 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
             cancel: CancellationToken::new(),
             abort: CancellationToken::new(),
             stop: Arc::default(),
-            claimed: Arc::new(cmd.clone()),
+            claimed: cmd.clone(),
             lease_until: claimed_at
                 + lease_span(cmd.timeout, config.lease_ttl, config.lease_buffer),
             // Saturates: a row written by hand or by an older version cannot overflow it.

@@ -19,7 +19,6 @@ use tracing::warn;
 use super::Service;
 use crate::config::LEASE_FENCE_MARGIN;
 use crate::shared::Shared;
-use crate::shared::inflight::StopReason;
 
 /// How often the fence looks.
 const EVERY: Duration = Duration::from_millis(200);
@@ -42,25 +41,16 @@ impl<Tx: ?Sized + 'static> Service for Fence<Tx> {
         let margin = LEASE_FENCE_MARGIN
             .min(config.lease_ttl / 4)
             .min(config.lease_buffer / 2);
-        let mut fenced = 0;
-        for (id, slot) in self.shared.inflight.snapshot() {
-            // Past its deadline, or with a lease that outlasts it: the executor's timeout
-            // (or the heartbeat's overrun check) stops it first.
-            if slot.stop.get() != StopReason::None
-                || now >= slot.deadline
-                || slot.lease_until >= slot.deadline + margin
-            {
-                continue;
-            }
-            if slot.lease_until <= now + margin + EVERY {
-                warn!(command.id = %id, command.name = %slot.claimed.name,
-                    "lease about to run out unrenewed (database unreachable?): stopping the attempt before another engine may take it over");
-                self.shared
-                    .inflight
-                    .stop_lease(id, slot.lease, StopReason::LeaseLost);
-                fenced += 1;
-            }
+        // Past its deadline, or with a lease that outlasts it, an attempt is stopped by the
+        // executor's timeout (or the heartbeat's overrun check) first.
+        let fenced = self
+            .shared
+            .inflight
+            .fence(now, now + margin + EVERY, margin);
+        for (id, cmd) in &fenced {
+            warn!(command.id = %id, command.name = %cmd.name,
+                "lease about to run out unrenewed (database unreachable?): stopped the attempt before another engine may take it over");
         }
-        Ok(fenced)
+        Ok(fenced.len())
     }
 }

@@ -135,6 +135,30 @@ impl InFlight {
         }
     }
 
+    /// Stops every attempt not yet stopped whose lease (as last renewed) runs out before
+    /// `before` while its deadline is later than that lease plus `margin`; returns them.
+    /// One pass under the lock, without copying the slots.
+    pub(crate) fn fence(
+        &self,
+        now: Instant,
+        before: Instant,
+        margin: Duration,
+    ) -> Vec<(CommandId, Arc<crate::store::ClaimedCommand>)> {
+        let slots = self.lock();
+        let mut fenced = Vec::new();
+        for ((id, _), slot) in slots.iter() {
+            if slot.stop.get() == StopReason::None
+                && now < slot.deadline
+                && slot.lease_until < slot.deadline + margin
+                && slot.lease_until <= before
+            {
+                slot.stop(StopReason::LeaseLost);
+                fenced.push((*id, slot.claimed.clone()));
+            }
+        }
+        fenced
+    }
+
     /// Every running attempt as `(id, slot)`.
     pub(crate) fn snapshot(&self) -> Vec<(CommandId, Slot)> {
         self.lock()
