@@ -50,4 +50,38 @@ done
 for db in $(mysql --protocol=tcp -h 127.0.0.1 -uroot -N -e "show databases like 'orch\_t\_%'"); do
   mysql --protocol=tcp -h 127.0.0.1 -uroot -e "drop database if exists $db" || true
 done
-echo "PostgreSQL and MariaDB are up"
+
+# The brokers the orch-brokers tests publish to: NATS (with JetStream) and RabbitMQ.
+port_up() { # host, port
+  (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null
+}
+
+nats_up() { port_up 127.0.0.1 4222; }
+if ! nats_up; then
+  if [ -x /usr/sbin/nats-server ]; then
+    echo "starting NATS"
+    mkdir -p /var/lib/nats-server
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+      -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server
+    wait_for NATS nats_up
+  else
+    echo "error: NATS is not installed (/usr/sbin/nats-server) and not reachable on 127.0.0.1:4222" >&2
+    exit 1
+  fi
+fi
+
+rabbit_up() { port_up 127.0.0.1 5672; }
+if ! rabbit_up; then
+  if command -v rabbitmq-server >/dev/null; then
+    echo "starting RabbitMQ"
+    rabbitmq-server -detached
+    # Startup takes a while: wait for the node (up to 60 s), then for the port.
+    timeout 60 rabbitmqctl await_startup >/dev/null 2>&1 || true
+    wait_for RabbitMQ rabbit_up
+  else
+    echo "error: RabbitMQ is not installed (rabbitmq-server) and not reachable on 127.0.0.1:5672" >&2
+    exit 1
+  fi
+fi
+
+echo "PostgreSQL, MariaDB, NATS and RabbitMQ are up"

@@ -248,6 +248,16 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         crate::cron::Cron::new(self.shared.clone())
     }
 
+    /// The transactional outbox of this database (see [`crate::outbox`]).
+    pub fn outbox(&self) -> crate::outbox::Outbox<Tx> {
+        crate::outbox::Outbox::new(self.shared.clone())
+    }
+
+    /// The inbox of this database (see [`crate::inbox`]).
+    pub fn inbox(&self) -> crate::inbox::Inbox<Tx> {
+        crate::inbox::Inbox::new(self.shared.clone())
+    }
+
     /// A named lock shared by every process on this database (see [`Lock`]).
     pub fn lock(&self, name: impl Into<String>) -> Lock {
         Lock::new(

@@ -117,6 +117,8 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// Most completions per transaction. Defaults to [`DEFAULT_MAX_FINISH_BATCH`] (1000).
     pub max_finish_batch: usize,
+    /// The outbox's limits and the relay's pace.
+    pub outbox: crate::outbox::OutboxConfig,
 }
 
 impl Default for EngineConfig {
@@ -143,6 +145,7 @@ impl Default for EngineConfig {
             max_error_bytes: DEFAULT_MAX_ERROR_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_finish_batch: DEFAULT_MAX_FINISH_BATCH,
+            outbox: crate::outbox::OutboxConfig::default(),
         }
     }
 }
@@ -302,6 +305,13 @@ impl EngineConfig {
         self
     }
 
+    /// Sets [`EngineConfig::outbox`].
+    #[must_use]
+    pub fn with_outbox(mut self, value: crate::outbox::OutboxConfig) -> Self {
+        self.outbox = value;
+        self
+    }
+
     /// Checks every setting; the builder calls it before anything starts.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.instance_keys.is_empty() {
@@ -372,6 +382,7 @@ impl EngineConfig {
                 "must be at least 1",
             ));
         }
+        self.outbox.validate()?;
         for policy in std::iter::once(&self.retry).chain(self.retry_by_name.values()) {
             policy
                 .validate()

@@ -37,6 +37,10 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
+    /// An id is known with other content (an outbox message id reused with another
+    /// payload, an inbox message seen before with other content).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// No command has this id.
     #[error("no command with id {0}")]
     NotFound(CommandId),

@@ -28,9 +28,11 @@ mod conn;
 mod connect;
 mod cron;
 mod error;
+mod inbox;
 #[cfg(feature = "postgres")]
 mod listen;
 mod locks;
+mod outbox;
 mod schema;
 mod sql;
 mod store;

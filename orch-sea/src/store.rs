@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use orch_core::ConfigError;
-use orch_core::store::{CommandStore, CronStore, LockStore, Store, StoreError, StoreFuture};
+use orch_core::store::{
+    CommandStore, CronStore, InboxStore, LockStore, OutboxStore, Store, StoreError, StoreFuture,
+};
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -147,6 +149,16 @@ impl SeaStore {
         &self.inner.tables.commands
     }
 
+    /// The quoted name of the outbox table, for tests and tools that inspect it.
+    pub fn outbox_table(&self) -> &str {
+        &self.inner.tables.outbox
+    }
+
+    /// The quoted name of the inbox table, for tests and tools that inspect it.
+    pub fn inbox_table(&self) -> &str {
+        &self.inner.tables.inbox
+    }
+
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
     }
@@ -207,6 +219,14 @@ impl Store for SeaStore {
     }
 
     fn cron(&self) -> &dyn CronStore {
+        self
+    }
+
+    fn outbox(&self) -> &dyn OutboxStore<dyn AnyConnection> {
+        self
+    }
+
+    fn inbox(&self) -> &dyn InboxStore<dyn AnyConnection> {
         self
     }
 }

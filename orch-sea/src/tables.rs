@@ -11,6 +11,8 @@ pub(crate) struct Tables {
     pub(crate) migrations: String,
     pub(crate) locks: String,
     pub(crate) cron_jobs: String,
+    pub(crate) outbox: String,
+    pub(crate) inbox: String,
     /// The PostgreSQL notification channel (unquoted: passed as a bind value).
     pub(crate) channel: String,
 }
@@ -25,6 +27,8 @@ impl Tables {
             migrations: backend.quote(&format!("{prefix}migrations")),
             locks: backend.quote(&format!("{prefix}locks")),
             cron_jobs: backend.quote(&format!("{prefix}cron_jobs")),
+            outbox: backend.quote(&format!("{prefix}outbox")),
+            inbox: backend.quote(&format!("{prefix}inbox")),
             channel: format!("{prefix}wake"),
         }
     }

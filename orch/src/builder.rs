@@ -147,6 +147,18 @@ impl OrchBuilder {
         self
     }
 
+    /// Delivers outbox messages through `publisher`: the elected leader runs the relay
+    /// (see [`orch_core::outbox`]). Without one, messages wait in the outbox for a relay
+    /// elsewhere or for callers of the work-queue API.
+    pub fn publisher(self, publisher: impl orch_core::outbox::Publisher) -> Self {
+        self.step(move |b| b.publisher(publisher))
+    }
+
+    /// The outbox's limits and the relay's pace.
+    pub fn outbox_config(self, config: orch_core::outbox::OutboxConfig) -> Self {
+        self.step(move |b| b.configure(move |c| c.outbox = config))
+    }
+
     /// Ignores `#[orch_handler]` registrations.
     pub fn without_link_time_handlers(self) -> Self {
         self.step(Builder::without_link_time_handlers)

@@ -56,7 +56,18 @@
 //!   finish: never missing, never twice.
 
 mod builder;
+pub mod inbox;
 mod orch;
+mod unit_of_work;
+
+/// The transactional outbox (see [`Orch::outbox`] and [`orch_core::outbox`]).
+pub mod outbox {
+    #[cfg(feature = "nats")]
+    pub use orch_brokers::nats;
+    #[cfg(feature = "rabbitmq")]
+    pub use orch_brokers::rabbitmq;
+    pub use orch_core::outbox::*;
+}
 
 #[doc(hidden)]
 pub use orch_core::__private;
@@ -71,6 +82,7 @@ pub use orch_sea::SeaStoreConfig;
 
 pub use builder::OrchBuilder;
 pub use orch::Orch;
+pub use unit_of_work::UnitOfWork;
 
 /// The parts beneath [`Orch`]: the storage seam, the engine and client it wraps, and the
 /// sea-orm backend. Tools, tests and other backends use them; **they are not stable API

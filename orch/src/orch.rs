@@ -291,6 +291,63 @@ impl Orch {
         self.client.cron()
     }
 
+    /// The transactional outbox: `enqueue_in(&txn, message)` inside your own transaction,
+    /// `enqueue`, inspection (`get`, `list`, `stats`), operator actions (`retry`,
+    /// `discard`, `prune`) and the work-queue API (`claim`, `ack`, `abandon`, `fail`,
+    /// `reap_expired`). With a publisher set on the builder, the elected leader's relay
+    /// delivers the messages (see [`orch_core::outbox`] for the guarantees).
+    ///
+    /// # Example
+    /// ```
+    /// use orch::outbox::Message;
+    /// use sea_orm::TransactionTrait;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let orch = orch::Orch::builder().database("sqlite::memory:").build().await?;
+    /// let txn = orch.connection().begin().await?;
+    /// // … the application's own writes on `txn` …
+    /// let id = orch
+    ///     .outbox()
+    ///     .enqueue_in(&txn, Message::new("orders.created", br#"{"order":42}"#.to_vec()).key("order-42"))
+    ///     .await?;
+    /// txn.commit().await?; // the message exists from here on
+    /// assert!(orch.outbox().get(id).await?.is_some());
+    /// # Ok(()) }
+    /// ```
+    pub fn outbox(&self) -> orch_core::outbox::Outbox<dyn AnyConnection> {
+        self.client.outbox()
+    }
+
+    /// Begins a [`UnitOfWork`](crate::UnitOfWork): a transaction whose raised domain
+    /// events are written to the outbox when it commits.
+    ///
+    /// # Errors
+    /// The database failed.
+    pub async fn unit_of_work(&self) -> Result<crate::UnitOfWork> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let txn = self
+            .connection()
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            })
+            .await
+            .map_err(|e| {
+                orch_core::store::StoreError::new(
+                    orch_core::store::StoreErrorKind::Query,
+                    "begin a unit of work",
+                    Some(Box::new(e)),
+                )
+            })?;
+        Ok(crate::UnitOfWork::new(txn, self.outbox()))
+    }
+
+    /// The inbox: [`process_once`](crate::inbox::Inbox::process_once) runs a handler for
+    /// a received message exactly once, and the step-by-step calls keep each message's
+    /// status (see [`crate::inbox`]).
+    pub fn inbox(&self) -> crate::inbox::Inbox {
+        crate::inbox::Inbox::new(self.client.inbox(), self.connection().clone())
+    }
+
     /// The elected leader among the engines running on this database (the one running the
     /// once-per-cluster services, such as the reaper), if any engine runs.
     ///

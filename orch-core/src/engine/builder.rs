@@ -9,6 +9,7 @@ use crate::config::EngineConfig;
 use crate::error::Result;
 use crate::extensions::Extensions;
 use crate::handler::Handler;
+use crate::outbox::Publisher;
 use crate::registry::{ExplicitHandler, Registry};
 use crate::retry::RetryPolicy;
 use crate::shared::Shared;
@@ -26,6 +27,7 @@ pub struct EngineBuilder<Tx: ?Sized + 'static> {
     state: Extensions,
     explicit: Vec<ExplicitHandler>,
     link_time: bool,
+    publisher: Option<Arc<dyn Publisher>>,
 }
 
 impl<Tx: ?Sized + 'static> std::fmt::Debug for EngineBuilder<Tx> {
@@ -46,6 +48,7 @@ impl<Tx: ?Sized + 'static> EngineBuilder<Tx> {
             state: Extensions::new(),
             explicit: Vec::new(),
             link_time: true,
+            publisher: None,
         }
     }
 
@@ -125,6 +128,14 @@ impl<Tx: ?Sized + 'static> EngineBuilder<Tx> {
         self
     }
 
+    /// Delivers outbox messages through `publisher`: the elected leader runs the relay.
+    /// Without a publisher, messages wait in the outbox (for a relay elsewhere, or for
+    /// callers of the work-queue API).
+    pub fn publisher(mut self, publisher: impl Publisher) -> Self {
+        self.publisher = Some(Arc::new(publisher));
+        self
+    }
+
     /// Ignores `#[orch_handler]` registrations: only explicit handlers run.
     pub fn without_link_time_handlers(mut self) -> Self {
         self.link_time = false;
@@ -135,7 +146,13 @@ impl<Tx: ?Sized + 'static> EngineBuilder<Tx> {
     pub fn build(self) -> Result<Engine<Tx>> {
         self.config.validate()?;
         let registry = Registry::build(self.link_time, self.explicit)?;
-        let shared = Shared::new(self.store, registry, self.config, self.state);
+        let shared = Shared::new(
+            self.store,
+            registry,
+            self.config,
+            self.state,
+            self.publisher,
+        );
         Ok(Engine::from_shared(Arc::new(shared)))
     }
 }

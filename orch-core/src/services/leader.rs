@@ -1,6 +1,6 @@
 //! Leader election (every engine): the engines on one database elect one leader through a
-//! lock, and only the leader runs the services that must run once per cluster (the reaper
-//! and the cron scheduler today; the outbox relay as it lands).
+//! lock, and only the leader runs the services that must run once per cluster (the reaper,
+//! the cron scheduler, and the outbox relay when a publisher is set).
 //!
 //! Every engine tries to take the leader lock once per `leader_ttl / 3` while it is not
 //! leader; the leader re-checks its lock at the same pace and steps down (stopping its
@@ -23,6 +23,7 @@ use tracing::{info, warn};
 
 use super::Service;
 use super::reaper::Reaper;
+use super::relay::Relay;
 use super::scheduler::Scheduler;
 use crate::id::WorkerId;
 use crate::lock::{Lock, LockGuard};
@@ -78,6 +79,13 @@ impl<Tx: ?Sized + 'static> Leader<Tx> {
             stop.clone(),
             self.shared.board.clone(),
         ));
+        if let Some(publisher) = &self.shared.publisher {
+            tasks.spawn(super::run(
+                Relay::new(self.shared.clone(), publisher.clone()),
+                stop.clone(),
+                self.shared.board.clone(),
+            ));
+        }
         tasks.close();
         self.term = Some((stop, tasks));
         self.shared.set_leading(true);

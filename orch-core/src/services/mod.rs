@@ -10,8 +10,8 @@
 //! - **stop:** when the token fires the loop ends between passes and [`Service::stop`] runs
 //!   (a leader releases its lock, say). Stopping is idempotent and safe before start.
 //!
-//! Services that must run once per cluster (the reaper and the cron scheduler today; the
-//! outbox relay as it lands) run only on the elected leader: see [`leader`].
+//! Services that must run once per cluster (the reaper, the cron scheduler and the outbox
+//! relay) run only on the elected leader: see [`leader`].
 
 pub(crate) mod board;
 pub(crate) mod fence;
@@ -19,6 +19,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod leader;
 pub(crate) mod listener;
 pub(crate) mod reaper;
+pub(crate) mod relay;
 pub(crate) mod scheduler;
 
 use std::future::Future;
@@ -49,6 +50,11 @@ pub(crate) trait Service: Send + 'static {
     /// The time between passes.
     fn interval(&self) -> Duration;
 
+    /// A signal that starts the next pass early (the relay: an enqueue in this process).
+    fn wake(&self) -> Option<Arc<tokio::sync::Notify>> {
+        None
+    }
+
     /// One pass; returns how many items it handled (logged at debug level).
     fn run_once(&mut self) -> impl Future<Output = crate::Result<usize>> + Send;
 
@@ -70,11 +76,19 @@ pub(crate) async fn run<S: Service>(
     if S::FIRST_PASS_DELAYED {
         tick.tick().await;
     }
+    let wake = service.wake();
     loop {
+        let woken = async {
+            match &wake {
+                Some(wake) => wake.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             () = stop.cancelled() => break,
             _ = tick.tick() => {}
+            () = woken => tick.reset(),
         }
         board.pass_started(S::NAME);
         let pass = AssertUnwindSafe(service.run_once()).catch_unwind();

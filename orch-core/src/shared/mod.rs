@@ -12,6 +12,7 @@ use crate::config::EngineConfig;
 use crate::error::{Error, Result};
 use crate::extensions::Extensions;
 use crate::id::{CommandId, WorkerId};
+use crate::outbox::Publisher;
 use crate::push::NewCommand;
 use crate::registry::Registry;
 use crate::services::ServiceBoard;
@@ -36,6 +37,10 @@ pub(crate) struct Shared<Tx: ?Sized + 'static> {
     leading: AtomicBool,
     /// What each background service is doing, for health checks.
     pub(crate) board: Arc<ServiceBoard>,
+    /// Where the leader's relay delivers outbox messages; no relay runs without one.
+    pub(crate) publisher: Option<Arc<dyn Publisher>>,
+    /// Woken by in-process enqueues, so the relay looks at once.
+    pub(crate) outbox_wake: Arc<Notify>,
 }
 
 impl<Tx: ?Sized + 'static> Shared<Tx> {
@@ -44,6 +49,7 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
         registry: Registry,
         config: EngineConfig,
         state: Extensions,
+        publisher: Option<Arc<dyn Publisher>>,
     ) -> Self {
         Self {
             locks: Arc::new(StoreLocks(store.clone())),
@@ -56,6 +62,8 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
             worker: WorkerId::new(),
             leading: AtomicBool::new(false),
             board: Arc::default(),
+            publisher,
+            outbox_wake: Arc::new(Notify::new()),
         }
     }
 

@@ -8,8 +8,9 @@
 //! [`Store`] is the root: the backend's name, its clock, its wake-up listener, and one
 //! accessor per face, each returning that face's own object-safe trait:
 //! [`Store::commands`] ([`CommandStore`]: the command life cycle), [`Store::locks`]
-//! ([`LockStore`]: named locks with fencing tokens) and [`Store::cron`] ([`CronStore`]:
-//! cron jobs and their runs). A new face adds one trait in a file of
+//! ([`LockStore`]: named locks with fencing tokens), [`Store::cron`] ([`CronStore`]:
+//! cron jobs and their runs), [`Store::outbox`] ([`OutboxStore`]: messages to deliver) and
+//! [`Store::inbox`] ([`InboxStore`]: messages received). A new face adds one trait in a file of
 //! its own here and one accessor on [`Store`].
 //!
 //! # Transactions
@@ -30,7 +31,9 @@
 mod commands;
 mod cron;
 mod error;
+mod inbox;
 mod locks;
+mod outbox;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -46,7 +49,9 @@ pub use commands::{
 };
 pub use cron::{CronStore, Firing};
 pub use error::{StoreError, StoreErrorKind};
+pub use inbox::InboxStore;
 pub use locks::{HeldLock, LockHolder, LockStore};
+pub use outbox::{EnqueueOutcome, MessageFailure, NewMessage, OutboxStore};
 
 /// The future every store method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -79,4 +84,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// The cron face: job definitions, their schedule state and their runs.
     fn cron(&self) -> &dyn CronStore;
+
+    /// The outbox face: messages to deliver, their claims and inspection.
+    fn outbox(&self) -> &dyn OutboxStore<Self::Tx>;
+
+    /// The inbox face: received messages, processed once.
+    fn inbox(&self) -> &dyn InboxStore<Self::Tx>;
 }

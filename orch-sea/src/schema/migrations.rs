@@ -31,6 +31,7 @@ pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
         create_locks(b, t),
         index_dead(b, t),
         create_cron_jobs(b, t),
+        create_outbox_and_inbox(b, t),
     ]
 }
 
@@ -217,6 +218,125 @@ fn create_cron_jobs(b: Backend, t: &Tables) -> Migration {
     }
 }
 
+/// Version 5: the outbox (messages to deliver, in `seq` order per key) and the inbox
+/// (messages received, one row per source and id).
+fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
+    let (uuid, text, blob, serial, tail) = match b {
+        Backend::Postgres => ("UUID", "TEXT", "BYTEA", "BIGSERIAL PRIMARY KEY", ""),
+        Backend::MySql => (
+            "BINARY(16)",
+            "LONGTEXT",
+            "LONGBLOB",
+            "BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY",
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        ),
+        Backend::Sqlite => (
+            "BLOB",
+            "TEXT",
+            "BLOB",
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+            "",
+        ),
+    };
+    let (outbox, inbox) = (&t.outbox, &t.inbox);
+    let mut statements = vec![
+        format!(
+            "CREATE TABLE {outbox} (
+                seq {serial},
+                id {uuid} NOT NULL,
+                topic VARCHAR(255) NOT NULL,
+                msg_key VARCHAR(255) NULL,
+                payload {blob} NOT NULL,
+                headers {text} NOT NULL,
+                correlation_id VARCHAR(255) NULL,
+                content_hash CHAR(64) NOT NULL,
+                status VARCHAR(16) NOT NULL,
+                attempts INTEGER NOT NULL,
+                max_attempts INTEGER NOT NULL,
+                next_attempt_at BIGINT NOT NULL,
+                owner {uuid} NULL,
+                locked_until BIGINT NULL,
+                last_error {text} NULL,
+                created_at BIGINT NOT NULL,
+                delivered_at BIGINT NULL
+            ){tail}"
+        ),
+        format!(
+            "CREATE UNIQUE INDEX {} ON {outbox} (id)",
+            t.index(b, "outbox_id")
+        ),
+        format!(
+            "CREATE TABLE {inbox} (
+                source VARCHAR(255) NOT NULL,
+                message_id VARCHAR(255) NOT NULL,
+                content_hash CHAR(64) NOT NULL,
+                status VARCHAR(16) NOT NULL,
+                attempts INTEGER NOT NULL,
+                deliveries INTEGER NOT NULL,
+                first_seen_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                processed_at BIGINT NULL,
+                last_error {text} NULL,
+                PRIMARY KEY (source, message_id)
+            ){tail}"
+        ),
+    ];
+    // The claim scans pending rows in `seq` order and probes, per row, for an earlier
+    // undelivered row of its key; the reaper scans claims by expiry; pruning scans
+    // delivered rows by delivery time. Partial where the backend can, so delivered rows
+    // (the bulk of the table) cost those scans nothing.
+    let indexes: [(&str, &str, &str, &str); 5] = [
+        (
+            "outbox_ready",
+            "(seq)",
+            "(status, seq)",
+            "status = 'pending'",
+        ),
+        (
+            "outbox_key",
+            "(msg_key, seq)",
+            "(msg_key, status, seq)",
+            "status IN ('pending', 'processing', 'dead')",
+        ),
+        (
+            "outbox_lease",
+            "(locked_until)",
+            "(status, locked_until)",
+            "status = 'processing'",
+        ),
+        (
+            "outbox_delivered",
+            "(delivered_at)",
+            "(status, delivered_at)",
+            "status = 'delivered'",
+        ),
+        (
+            "inbox_processed",
+            "(processed_at)",
+            "(status, processed_at)",
+            "status = 'processed'",
+        ),
+    ];
+    for (name, columns, mysql_columns, predicate) in indexes {
+        let table = if name.starts_with("inbox") {
+            inbox
+        } else {
+            outbox
+        };
+        let index = t.index(b, name);
+        statements.push(if b == Backend::MySql {
+            format!("CREATE INDEX {index} ON {table} {mysql_columns}")
+        } else {
+            format!("CREATE INDEX {index} ON {table} {columns} WHERE {predicate}")
+        });
+    }
+    Migration {
+        version: 5,
+        name: "create_outbox_and_inbox",
+        statements,
+    }
+}
+
 /// Statements that drop every orch table for this prefix (tests and tools only).
 pub(crate) fn drop_all(t: &Tables) -> Vec<String> {
     [
@@ -224,6 +344,8 @@ pub(crate) fn drop_all(t: &Tables) -> Vec<String> {
         &t.commands,
         &t.locks,
         &t.cron_jobs,
+        &t.outbox,
+        &t.inbox,
         &t.migrations,
     ]
     .into_iter()

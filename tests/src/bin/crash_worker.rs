@@ -6,7 +6,9 @@
 //! - `cron`: the same with a `Tick` handler and a 200 ms cron interval, printing
 //!   `worker ID`;
 //! - `contend PROBE_DIR`: its share of the lock contention test;
-//! - `hold-lock NAME`: takes lock NAME, prints `held TOKEN` and waits to be killed.
+//! - `hold-lock NAME`: takes lock NAME, prints `held TOKEN` and waits to be killed;
+//! - `claim-outbox PROBE_DIR`: its share of the outbox claimers test;
+//! - `inbox MESSAGE_ID`: its share of the inbox race, printing `ran N`.
 
 use std::path::Path;
 
@@ -16,8 +18,7 @@ use orch_tests::conformance::{leader, locks};
 use orch_tests::sea::SeaBackend;
 use orch_tests::{Harness, SuiteBackend};
 
-const USAGE: &str =
-    "usage: orch-crash-worker DATABASE_URL [hang|engine|contend PROBE_DIR|hold-lock NAME]";
+const USAGE: &str = "usage: orch-crash-worker DATABASE_URL [hang|engine|cron|contend PROBE_DIR|hold-lock NAME|claim-outbox PROBE_DIR|inbox MESSAGE_ID]";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,6 +62,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "contend" => {
             let probe = args.next().ok_or(USAGE)?;
             locks::contend(&h, Path::new(&probe)).await;
+        }
+        "claim-outbox" => {
+            let probe = args.next().ok_or(USAGE)?;
+            orch_tests::sea::outbox::claim_all(h.backend(), Path::new(&probe), "there").await;
+        }
+        "inbox" => {
+            let message_id = args.next().ok_or(USAGE)?;
+            let ran = orch_tests::sea::inbox::deliver_many(h.backend(), &message_id).await;
+            #[allow(clippy::print_stdout, reason = "the parent reads this line")]
+            {
+                println!("ran {ran}");
+            }
         }
         "hold-lock" => {
             let name = args.next().ok_or(USAGE)?;

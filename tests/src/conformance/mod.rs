@@ -103,6 +103,15 @@ macro_rules! sea_suite {
             transactions::schedule_in_commits_with_the_transaction,
             locks::lock_names_are_per_prefix,
             cron::declared_cron_jobs_are_reconciled,
+            outbox::outbox_enqueue_in_commits_with_the_transaction,
+            outbox::outbox_relay_delivers_in_order_per_key,
+            outbox::outbox_failures_retry_then_dead_and_redrive,
+            outbox::outbox_bad_input_is_refused,
+            outbox::outbox_work_queue_fences_owners,
+            outbox::outbox_fifty_claimers_in_two_processes,
+            outbox::unit_of_work_writes_events_on_commit,
+            inbox::inbox_process_once_exactly_once,
+            inbox::inbox_conflicts_failures_and_steps,
         );
     };
 }

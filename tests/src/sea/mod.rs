@@ -6,7 +6,9 @@
 pub mod connection;
 pub mod cron;
 pub mod health;
+pub mod inbox;
 pub mod locks;
+pub mod outbox;
 pub mod partition;
 pub mod schema;
 pub mod transactions;
@@ -99,12 +101,15 @@ impl SeaBackend {
             .await
     }
 
-    /// Runs a statement; `{commands}` is replaced by the quoted commands table and `{p1}`,
-    /// `{p2}`… by placeholders bound to `values`.
-    async fn exec(&self, template: &str, values: Vec<Value>) -> u64 {
+    /// Runs `template` on the test's database: `{commands}`, `{outbox}` and `{inbox}` name
+    /// the tables, `{p1}`, `{p2}`… the bound `values`; returns the rows affected.
+    pub async fn exec(&self, template: &str, values: Vec<Value>) -> u64 {
         let store = self.admin().await;
         let db = store.connection();
-        let mut sql = template.replace("{commands}", store.commands_table());
+        let mut sql = template
+            .replace("{commands}", store.commands_table())
+            .replace("{outbox}", store.outbox_table())
+            .replace("{inbox}", store.inbox_table());
         for i in 1..=values.len() {
             let ph = if self.kind == BackendKind::Postgres {
                 format!("${i}")

@@ -1,0 +1,185 @@
+//! The outbox relay (leader only, when a publisher is set): claims due messages, publishes
+//! them concurrently (one per key at a time, as the claim hands them out), and settles
+//! each: delivered, retried after a backoff, or dead. It reaps expired claims and prunes
+//! delivered messages past their retention as it goes.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::{FutureExt, StreamExt};
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use super::Service;
+use crate::outbox::{MessageId, Outbox, OutboxMessage, OwnerToken, PublishError, Publisher};
+use crate::shared::Shared;
+use crate::store::MessageFailure;
+
+/// Time between reaps of expired claims.
+const REAP_EVERY: Duration = Duration::from_secs(10);
+/// Time between prunings of delivered messages.
+const PRUNE_EVERY: Duration = Duration::from_secs(300);
+
+/// The relay of one leader term.
+pub(crate) struct Relay<Tx: ?Sized + 'static> {
+    shared: Arc<Shared<Tx>>,
+    outbox: Outbox<Tx>,
+    publisher: Arc<dyn Publisher>,
+    owner: OwnerToken,
+    /// Messages claimed and not yet settled: given back if the relay stops mid-batch.
+    held: Vec<MessageId>,
+    last_reap: Option<Instant>,
+    last_prune: Option<Instant>,
+}
+
+impl<Tx: ?Sized + 'static> Relay<Tx> {
+    pub(crate) fn new(shared: Arc<Shared<Tx>>, publisher: Arc<dyn Publisher>) -> Self {
+        Self {
+            outbox: Outbox::new(shared.clone()),
+            owner: OwnerToken::from_uuid(shared.worker.as_uuid()),
+            shared,
+            publisher,
+            held: Vec::new(),
+            last_reap: None,
+            last_prune: None,
+        }
+    }
+
+    async fn housekeeping(&mut self) -> crate::Result<()> {
+        if self.last_reap.is_none_or(|at| at.elapsed() >= REAP_EVERY) {
+            self.last_reap = Some(Instant::now());
+            let reaped = self.outbox.reap_expired().await?;
+            if reaped > 0 {
+                warn!(
+                    reaped,
+                    "outbox messages whose claim expired are pending again"
+                );
+            }
+        }
+        if self.last_prune.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            self.last_prune = Some(Instant::now());
+            let pruned = self.outbox.prune().await?;
+            if pruned > 0 {
+                info!(
+                    pruned,
+                    "deleted delivered outbox messages past their retention"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes one message, turning a timeout or a panic into a retryable error.
+    async fn publish(
+        publisher: &dyn Publisher,
+        message: &OutboxMessage,
+        timeout: Duration,
+    ) -> Result<(), PublishError> {
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| publisher.publish(message)));
+        let future = started.map_err(|panic| panicked(&*panic))?;
+        match tokio::time::timeout(timeout, AssertUnwindSafe(future).catch_unwind()).await {
+            Err(_) => Err(PublishError::retryable(format!(
+                "publish timed out after {timeout:?}"
+            ))),
+            Ok(Err(panic)) => Err(panicked(&*panic)),
+            Ok(Ok(outcome)) => outcome,
+        }
+    }
+
+    /// One batch: claim, publish, settle. Returns how many were claimed.
+    async fn batch(&mut self) -> crate::Result<usize> {
+        let config = &self.shared.config.outbox;
+        let (lease, size, concurrency, timeout) = (
+            config.relay_lease,
+            config.relay_batch,
+            config.relay_concurrency,
+            config.publish_timeout,
+        );
+        let claimed = self.outbox.claim(self.owner, lease, size).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        self.held = claimed.iter().map(|m| m.id).collect();
+        let publisher = &*self.publisher;
+        let claimed_ref = &claimed;
+        let outcomes: Vec<(&OutboxMessage, _)> = futures::stream::iter(0..claimed.len())
+            .map(|i| async move {
+                let message = &claimed_ref[i];
+                (message, Self::publish(publisher, message, timeout).await)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let mut delivered = Vec::with_capacity(outcomes.len());
+        let mut failures = Vec::new();
+        for (message, outcome) in outcomes {
+            match outcome {
+                Ok(()) => delivered.push(message.id),
+                Err(error) => {
+                    let retry_after = self.outbox.retry_after(message, error.is_permanent());
+                    let text = self.shared.truncate_error(error.to_string());
+                    if retry_after.is_none() {
+                        warn!(id = %message.id, topic = %message.topic, attempts = message.attempts, error = %text, "outbox message is dead");
+                    } else {
+                        warn!(id = %message.id, topic = %message.topic, attempts = message.attempts, error = %text, "publishing an outbox message failed; retrying later");
+                    }
+                    failures.push(MessageFailure::new(message.id, text, retry_after));
+                }
+            }
+        }
+        let store = self.shared.store.outbox();
+        if !delivered.is_empty() {
+            store.ack(self.owner, &delivered).await?;
+        }
+        if !failures.is_empty() {
+            store.fail(self.owner, &failures).await?;
+        }
+        self.held.clear();
+        Ok(claimed.len())
+    }
+}
+
+fn panicked(panic: &(dyn std::any::Any + Send)) -> PublishError {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(ToString::to_string)
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-string panic".to_owned());
+    PublishError::retryable(format!("the publisher panicked: {what}"))
+}
+
+impl<Tx: ?Sized + 'static> Service for Relay<Tx> {
+    const NAME: &'static str = "relay";
+
+    fn interval(&self) -> Duration {
+        self.shared.config.outbox.relay_poll_interval
+    }
+
+    fn wake(&self) -> Option<Arc<Notify>> {
+        Some(self.shared.outbox_wake.clone())
+    }
+
+    async fn run_once(&mut self) -> crate::Result<usize> {
+        self.housekeeping().await?;
+        let full = usize::try_from(self.shared.config.outbox.relay_batch).unwrap_or(usize::MAX);
+        let mut total = 0;
+        loop {
+            let n = self.batch().await?;
+            total += n;
+            if n < full {
+                return Ok(total);
+            }
+        }
+    }
+
+    async fn stop(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        if let Err(error) = self.shared.store.outbox().abandon(self.owner, &held).await {
+            warn!(%error, "giving back claimed outbox messages failed; they return when their claim expires");
+        }
+    }
+}

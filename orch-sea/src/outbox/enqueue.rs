@@ -1,0 +1,175 @@
+//! Enqueueing: existing ids are compared by content hash first, then the new messages are
+//! inserted in statements bounded by rows and bytes.
+
+use std::collections::HashMap;
+
+use orch_core::store::{EnqueueOutcome, NewMessage, StoreError};
+use sea_orm::ConnectionTrait;
+use uuid::Uuid;
+
+use super::message_id;
+use crate::backend::Backend;
+use crate::error::db_error;
+use crate::sql::{Sql, col, uuid_col};
+use crate::tables::Tables;
+
+const WHAT: &str = "enqueue outbox messages";
+/// Most rows per insert statement.
+const MAX_ROWS: usize = 500;
+/// Most payload and header bytes per insert statement (MariaDB's default
+/// `max_allowed_packet` is 16 MiB; one message may reach it on its own only when the
+/// configured payload limit is raised that far).
+const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// The content hash stored under each of `ids` that exists.
+async fn existing<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, String>, StoreError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(MAX_ROWS) {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT id, content_hash FROM ")
+            .push(&tables.outbox)
+            .push(" WHERE id IN ")
+            .bind_list(chunk.iter().copied());
+        let rows = conn
+            .query_all_raw(sql.build())
+            .await
+            .map_err(|e| db_error(WHAT, e))?;
+        for row in &rows {
+            found.insert(uuid_col(row, 0, WHAT)?, col::<String>(row, 1, WHAT)?);
+        }
+    }
+    Ok(found)
+}
+
+pub(super) async fn enqueue<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    messages: &[NewMessage],
+) -> Result<Vec<EnqueueOutcome>, StoreError> {
+    let ids: Vec<Uuid> = messages.iter().map(|m| m.id.as_uuid()).collect();
+    let before = existing(conn, backend, tables, &ids).await?;
+    let mut outcomes: Vec<EnqueueOutcome> = messages
+        .iter()
+        .map(|m| match before.get(&m.id.as_uuid()) {
+            None => EnqueueOutcome::Created,
+            Some(hash) if *hash == m.content_hash => EnqueueOutcome::Existing,
+            Some(_) => EnqueueOutcome::Conflict,
+        })
+        .collect();
+    if outcomes.contains(&EnqueueOutcome::Conflict) {
+        return Ok(outcomes);
+    }
+    // One id twice in one call: the second is the first's duplicate (or conflict).
+    let mut seen: HashMap<Uuid, &str> = HashMap::new();
+    for (m, outcome) in messages.iter().zip(outcomes.iter_mut()) {
+        if *outcome != EnqueueOutcome::Created {
+            continue;
+        }
+        match seen.get(&m.id.as_uuid()) {
+            None => {
+                seen.insert(m.id.as_uuid(), &m.content_hash);
+            }
+            Some(hash) if *hash == m.content_hash => *outcome = EnqueueOutcome::Existing,
+            Some(_) => *outcome = EnqueueOutcome::Conflict,
+        }
+    }
+    if outcomes.contains(&EnqueueOutcome::Conflict) {
+        return Ok(outcomes);
+    }
+    let fresh: Vec<&NewMessage> = messages
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| **o == EnqueueOutcome::Created)
+        .map(|(m, _)| m)
+        .collect();
+    let mut inserted = 0;
+    let mut start = 0;
+    while start < fresh.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < fresh.len()
+            && end - start < MAX_ROWS
+            && (end == start || bytes + weight(fresh[end]) <= MAX_BYTES)
+        {
+            bytes += weight(fresh[end]);
+            end += 1;
+        }
+        inserted += insert(conn, backend, tables, &fresh[start..end]).await?;
+        start = end;
+    }
+    if inserted < fresh.len() as u64 {
+        // Another transaction inserted some of these ids since we looked: compare again.
+        let fresh_ids: Vec<Uuid> = fresh.iter().map(|m| m.id.as_uuid()).collect();
+        let now = existing(conn, backend, tables, &fresh_ids).await?;
+        for (m, outcome) in messages.iter().zip(outcomes.iter_mut()) {
+            if *outcome == EnqueueOutcome::Created
+                && now
+                    .get(&m.id.as_uuid())
+                    .is_some_and(|h| *h != m.content_hash)
+            {
+                *outcome = EnqueueOutcome::Conflict;
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+fn weight(m: &NewMessage) -> usize {
+    m.payload.len() + m.headers.len() + 1024
+}
+
+async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    rows: &[&NewMessage],
+) -> Result<u64, StoreError> {
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO ").push(&tables.outbox).push(
+        " (id, topic, msg_key, payload, headers, correlation_id, content_hash, status, \
+         attempts, max_attempts, next_attempt_at, created_at) VALUES ",
+    );
+    for (i, m) in rows.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(message_id(m.id))
+            .push(", ")
+            .bind(m.topic.clone())
+            .push(", ")
+            .bind(m.key.clone())
+            .push(", ")
+            .bind(m.payload.clone())
+            .push(", ")
+            .bind(m.headers.clone())
+            .push(", ")
+            .bind(m.correlation_id.clone())
+            .push(", ")
+            .bind(m.content_hash.clone())
+            .push(", 'pending', 0, ")
+            .bind(i64::from(m.max_attempts))
+            .push(", ")
+            .now()
+            .push(", ")
+            .now()
+            .push(")");
+    }
+    // MySQL counts a duplicate left alone as a found row, so it cannot tell a racing
+    // duplicate from an insert: there a racing duplicate fails the statement instead (the
+    // caller retries and then finds the id).
+    if backend != Backend::MySql {
+        sql.push(" ON CONFLICT (id) DO NOTHING");
+    }
+    let done = conn
+        .execute_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    Ok(done.rows_affected())
+}
