@@ -11,3 +11,5 @@ cargo test --release -p orch --test macros
 cargo run -q -p quickstart
 cargo run -q -p timers
 cargo run -q -p cron-jobs
+cargo run -q -p outbox
+cargo run -q -p inbox

@@ -27,10 +27,6 @@ pub(crate) fn unique(prefix: &str) -> String {
 
 /// An outbox message of `topic` carrying `payload`, with a fresh id and no key, headers
 /// or correlation id (tests set those fields directly).
-///
-/// NOTE: needs `OutboxMessage::for_test` in orch-core (a `#[doc(hidden)]` constructor;
-/// `OutboxMessage` is `#[non_exhaustive]`, so other crates cannot build it otherwise).
-/// Until it exists this does not compile.
 pub(crate) fn message(topic: &str, payload: &[u8]) -> OutboxMessage {
-    OutboxMessage::for_test(MessageId::new(), topic, payload.to_vec())
+    OutboxMessage::new(topic, payload.to_vec())
 }
