@@ -253,6 +253,11 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         crate::outbox::Outbox::new(self.shared.clone())
     }
 
+    /// The work-queue API on commands (see [`crate::work_queue`]).
+    pub fn command_queue(&self) -> crate::work_queue::CommandQueue<Tx> {
+        crate::work_queue::CommandQueue::new(self.shared.clone())
+    }
+
     /// The inbox of this database (see [`crate::inbox`]).
     pub fn inbox(&self) -> crate::inbox::Inbox<Tx> {
         crate::inbox::Inbox::new(self.shared.clone())

@@ -39,6 +39,7 @@ mod services;
 mod shared;
 mod status;
 pub mod store;
+pub mod work_queue;
 
 pub use client::Client;
 pub use command::{Chain, ChainEvent, Command};

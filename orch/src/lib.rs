@@ -76,6 +76,7 @@ pub use orch_core::{
     CommandStatus, ConfigError, Ctx, EngineConfig, Error, Extensions, Failure, FailureKind,
     FollowUps, Handler, HandlerError, Health, LeaderInfo, ListFilter, Lock, LockGuard, OutputError,
     Push, Pushed, Result, ResultExt, RetryPolicy, When, WorkerId, config, cron, health, lock,
+    work_queue,
 };
 pub use orch_macros::{orch_command, orch_handler};
 pub use orch_sea::SeaStoreConfig;

@@ -348,6 +348,32 @@ impl Orch {
         crate::inbox::Inbox::new(self.client.inbox(), self.connection().clone())
     }
 
+    /// The work-queue API on commands, for callers that process commands themselves
+    /// instead of registering handlers: `claim(owner, names, lease, batch)`, `ack`,
+    /// `abandon`, `fail`, `reap_expired`, each fenced by the owner's token (see
+    /// [`orch_core::work_queue`]).
+    ///
+    /// # Example
+    /// ```
+    /// use orch::prelude::*;
+    /// use orch::outbox::OwnerToken;
+    /// use std::time::Duration;
+    /// # #[orch_command] #[derive(Serialize, Deserialize)] struct Resize { image: u64 }
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> orch::Result<()> {
+    /// # let orch = orch::Orch::builder().database("sqlite::memory:").build().await?;
+    /// orch.push(Resize { image: 7 }).await?;
+    /// let me = OwnerToken::new();
+    /// let queue = orch.command_queue();
+    /// let claimed = queue.claim(me, &["resize"], Duration::from_secs(30), 10).await?;
+    /// assert_eq!(claimed.len(), 1);
+    /// // … process claimed[0].input …
+    /// assert_eq!(queue.ack(me, &[claimed[0].id]).await?, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn command_queue(&self) -> orch_core::work_queue::CommandQueue<dyn AnyConnection> {
+        self.client.command_queue()
+    }
+
     /// The elected leader among the engines running on this database (the one running the
     /// once-per-cluster services, such as the reaper), if any engine runs.
     ///

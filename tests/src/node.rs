@@ -56,6 +56,9 @@ impl<Tx: ?Sized + Send + Sync + 'static> Node<Tx> {
     ) -> orch::Result<Vec<CommandId>> {
         self.client.push_many(cmds).await
     }
+    pub fn command_queue(&self) -> orch::work_queue::CommandQueue<Tx> {
+        self.client.command_queue()
+    }
     pub async fn get(&self, id: CommandId) -> orch::Result<Option<CommandRecord>> {
         self.client.get(id).await
     }

@@ -26,10 +26,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()
         .await?;
     let db = orch.connection();
-    db.execute_unprepared("DROP TABLE IF EXISTS accounts").await?;
+    db.execute_unprepared("DROP TABLE IF EXISTS accounts")
+        .await?;
     db.execute_unprepared("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance_cents INTEGER)")
         .await?;
-    db.execute_unprepared("INSERT INTO accounts VALUES (1, 0)").await?;
+    db.execute_unprepared("INSERT INTO accounts VALUES (1, 0)")
+        .await?;
     let message_id = format!("payment-{}", std::process::id());
     let payload = br#"{"account":1,"cents":2500}"#;
 
@@ -55,9 +57,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The same id with another body is a conflict, never a silent duplicate.
     let conflict = orch
         .inbox()
-        .process_once("payments", &message_id, br#"{"account":1,"cents":9999}"#, |txn| {
-            Box::pin(credit(txn, 9999))
-        })
+        .process_once(
+            "payments",
+            &message_id,
+            br#"{"account":1,"cents":9999}"#,
+            |txn| Box::pin(credit(txn, 9999)),
+        )
         .await;
     assert!(matches!(conflict, Err(InboxError::Conflict { .. })));
 
@@ -77,7 +82,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     #[allow(clippy::print_stdout, reason = "an example reports what it did")]
     {
         println!("5 deliveries, handler ran {ran} time(s), balance {balance} cents");
-        println!("inbox entry: status {}, attempts {}", entry.status, entry.attempts);
+        println!(
+            "inbox entry: status {}, attempts {}",
+            entry.status, entry.attempts
+        );
     }
     assert_eq!((ran, balance), (1, 2500));
     let _ = std::fs::remove_file("inbox-example.db");

@@ -38,7 +38,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder.publisher(nats)
     } else if let Ok(url) = std::env::var("AMQP_URL") {
         let exchange = std::env::var("AMQP_EXCHANGE").unwrap_or_else(|_| "amq.topic".to_owned());
-        builder.publisher(orch::outbox::rabbitmq::RabbitMqPublisher::connect(&url, &exchange).await?)
+        builder
+            .publisher(orch::outbox::rabbitmq::RabbitMqPublisher::connect(&url, &exchange).await?)
     } else {
         builder.publisher(TracingPublisher)
     };

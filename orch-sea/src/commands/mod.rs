@@ -71,6 +71,10 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
         self.finish_fenced(batch, finish::Fence::ExpiredLease)
     }
 
+    fn settle_live<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
+        self.finish_fenced(batch, finish::Fence::LiveLease)
+    }
+
     fn cancel<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, CancelOutcome> {
         let i = self.inner();
         Box::pin(cancel::cancel(

@@ -16,6 +16,7 @@ pub mod routing;
 pub mod runaway;
 pub mod shutdown;
 pub mod timers;
+pub mod work_queue;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +87,7 @@ macro_rules! conformance_suite {
             cron::cron_overlap_and_manual_runs,
             cron::cron_survives_a_killed_leader,
             cron::cron_history_is_pruned,
+            work_queue::command_queue_fences_owners,
         );
     };
 }

@@ -49,6 +49,12 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     /// so a heartbeat that renewed it in the meantime wins.
     fn rescue_expired<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>>;
 
+    /// Settles attempts claimed through the work-queue API: like
+    /// [`CommandStore::finish`], but each transition applies only while its lease has not
+    /// expired by the database's clock, so an owner that overran its lease changes
+    /// nothing.
+    fn settle_live<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>>;
+
     /// Cancels a pending or running command, inserting its follow-ups in the same
     /// transaction.
     fn cancel<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, CancelOutcome>;

@@ -30,6 +30,19 @@ pub(crate) enum Fence {
     Lease,
     /// The lease, and only while it is expired by the database's clock (the reaper).
     ExpiredLease,
+    /// The lease, and only while it has not expired (the work-queue API's settles).
+    LiveLease,
+}
+
+impl Fence {
+    /// The per-row code the statements compare (`v_expired_only`).
+    const fn code(self) -> i32 {
+        match self {
+            Self::Lease => 0,
+            Self::ExpiredLease => 1,
+            Self::LiveLease => 2,
+        }
+    }
 }
 
 /// One row of the transition: the values bound for it.
@@ -85,7 +98,7 @@ impl Row {
                     e
                 }
             }),
-            expired_only: i32::from(fence == Fence::ExpiredLease),
+            expired_only: fence.code(),
         }
     }
 }
@@ -163,10 +176,12 @@ pub(crate) fn set_list(sql: &mut Sql, qualify: &str) {
 /// The fence: still running under the same lease (and expired, for the reaper).
 fn fence(sql: &mut Sql, t: &str) {
     sql.push(&format!(
-        " AND {t}.lease_token = v.v_token AND {t}.status = 'running' AND (v.v_expired_only = 0 OR {t}.lease_expires_at < "
+        " AND {t}.lease_token = v.v_token AND {t}.status = 'running' AND (v.v_expired_only = 0 OR (v.v_expired_only = 1 AND {t}.lease_expires_at < "
     ))
     .now()
-    .push(")");
+    .push(&format!(") OR (v.v_expired_only = 2 AND {t}.lease_expires_at >= "))
+    .now()
+    .push("))");
 }
 
 /// Binds one row's values, comma-separated; with `alias`, each is named after its

@@ -44,10 +44,15 @@ pub(super) async fn update<C: ConnectionTrait>(
         let token: Option<Uuid> = crate::sql::col(row, 1, WHAT)?;
         let expired: i64 = crate::sql::col::<i64>(row, 2, WHAT)
             .or_else(|_| crate::sql::col::<i32>(row, 2, WHAT).map(i64::from))?;
-        if rows
-            .iter()
-            .any(|r| r.id == id && Some(r.token) == token && (r.expired_only == 0 || expired == 1))
-        {
+        if rows.iter().any(|r| {
+            r.id == id
+                && Some(r.token) == token
+                && match r.expired_only {
+                    1 => expired == 1,
+                    2 => expired == 0,
+                    _ => true,
+                }
+        }) {
             matched.insert(id);
         }
     }
