@@ -52,6 +52,8 @@ pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 pub const DEFAULT_MAX_ERROR_BYTES: usize = 8 * 1024;
 /// The default time running handlers get to finish after shutdown is requested.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default time processed inbox entries are kept.
+pub const DEFAULT_INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The default most completions written in one transaction.
 pub const DEFAULT_MAX_FINISH_BATCH: usize = 1000;
 
@@ -119,6 +121,10 @@ pub struct EngineConfig {
     pub max_finish_batch: usize,
     /// The outbox's limits and the relay's pace.
     pub outbox: crate::outbox::OutboxConfig,
+    /// How long processed inbox entries are kept (the leader prunes older ones every few
+    /// minutes). Longer than any redelivery window of your senders: a duplicate arriving
+    /// after its entry was pruned is processed again. Default 7 days.
+    pub inbox_retention: Duration,
 }
 
 impl Default for EngineConfig {
@@ -146,6 +152,7 @@ impl Default for EngineConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_finish_batch: DEFAULT_MAX_FINISH_BATCH,
             outbox: crate::outbox::OutboxConfig::default(),
+            inbox_retention: DEFAULT_INBOX_RETENTION,
         }
     }
 }
@@ -305,6 +312,13 @@ impl EngineConfig {
         self
     }
 
+    /// Sets [`EngineConfig::inbox_retention`].
+    #[must_use]
+    pub fn with_inbox_retention(mut self, value: Duration) -> Self {
+        self.inbox_retention = value;
+        self
+    }
+
     /// Sets [`EngineConfig::outbox`].
     #[must_use]
     pub fn with_outbox(mut self, value: crate::outbox::OutboxConfig) -> Self {
@@ -331,6 +345,7 @@ impl EngineConfig {
             ("default_timeout", self.default_timeout),
             ("cron_interval", self.cron_interval),
             ("cron_history", self.cron_history),
+            ("inbox_retention", self.inbox_retention),
         ];
         for (field, value) in positive {
             if value.is_zero() {

@@ -31,6 +31,10 @@ pub struct Health {
     /// Per command name: due, running and dead commands (empty when the database did not
     /// answer).
     pub commands: Vec<QueueHealth>,
+    /// The outbox: messages by status and the age of the oldest undelivered one (`None`
+    /// when the database did not answer). Dead messages hold their key back: alert on
+    /// `dead > 0`.
+    pub outbox: Option<crate::outbox::OutboxStats>,
 }
 
 impl Health {
@@ -125,7 +129,7 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
-fn millis_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn millis_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => millis(d, s),
         None => s.serialize_none(),

@@ -162,6 +162,11 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
         } else {
             Vec::new()
         };
+        let outbox = if reachable {
+            self.shared.store.outbox().stats().await.ok()
+        } else {
+            None
+        };
         Health {
             database: DatabaseHealth {
                 backend: store.backend(),
@@ -183,6 +188,7 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
                 handlers_running: self.shared.inflight.len(),
             },
             commands,
+            outbox,
         }
     }
 

@@ -492,6 +492,11 @@ pub struct OutboxStats {
     pub delivered: u64,
     /// Dead, waiting for `retry` or `discard`.
     pub dead: u64,
-    /// Age of the oldest message not yet delivered (pending or processing), if any.
+    /// Age of the oldest message not yet delivered (pending or processing), if any
+    /// (serialized as `oldest_undelivered_ms`).
+    #[serde(
+        rename = "oldest_undelivered_ms",
+        serialize_with = "crate::health::millis_opt"
+    )]
     pub oldest_undelivered: Option<std::time::Duration>,
 }

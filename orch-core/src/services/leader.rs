@@ -67,6 +67,7 @@ impl<Tx: ?Sized + 'static> Leader<Tx> {
         tasks.spawn(super::run(
             Reaper {
                 shared: self.shared.clone(),
+                last_inbox_prune: None,
             },
             stop.clone(),
             self.shared.board.clone(),

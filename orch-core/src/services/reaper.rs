@@ -1,6 +1,7 @@
 //! The reaper (leader only): takes back commands whose lease expired (their worker
 //! crashed, hung or lost its database connection), counting the attempt as failed with
-//! `lease_expired`.
+//! `lease_expired`. Every few minutes it also prunes processed inbox entries past
+//! `inbox_retention`.
 //!
 //! Each recovery is a fenced rescue on the expired lease's token that applies only while
 //! the lease is still expired by the database's clock, so a heartbeat that renews in the
@@ -27,7 +28,12 @@ const MESSAGE: &str =
 /// The reaper service.
 pub(crate) struct Reaper<Tx: ?Sized + 'static> {
     pub(crate) shared: Arc<Shared<Tx>>,
+    /// When processed inbox entries were last pruned.
+    pub(crate) last_inbox_prune: Option<std::time::Instant>,
 }
+
+/// Time between prunings of processed inbox entries.
+const INBOX_PRUNE_EVERY: Duration = Duration::from_secs(300);
 
 impl<Tx: ?Sized + 'static> Service for Reaper<Tx> {
     const NAME: &'static str = "reaper";
@@ -37,6 +43,24 @@ impl<Tx: ?Sized + 'static> Service for Reaper<Tx> {
     }
 
     async fn run_once(&mut self) -> crate::Result<usize> {
+        if self
+            .last_inbox_prune
+            .is_none_or(|at| at.elapsed() >= INBOX_PRUNE_EVERY)
+        {
+            self.last_inbox_prune = Some(std::time::Instant::now());
+            let pruned = self
+                .shared
+                .store
+                .inbox()
+                .prune(self.shared.config.inbox_retention)
+                .await?;
+            if pruned > 0 {
+                info!(
+                    pruned,
+                    "deleted processed inbox entries past their retention"
+                );
+            }
+        }
         let n = reap(&self.shared).await?;
         if n > 0 {
             info!(

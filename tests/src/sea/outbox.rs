@@ -306,6 +306,11 @@ pub async fn outbox_failures_retry_then_dead_and_redrive(h: &Harness<SeaBackend>
         .expect("list");
     assert!(dead_list.iter().any(|m| m.id == refused) && dead_list.iter().any(|m| m.id == down));
 
+    let health = orch.health().await;
+    let seen = health.outbox.expect("outbox health");
+    assert!(seen.dead >= 2, "health reports dead messages: {seen:?}");
+    assert!(seen.oldest_undelivered.is_some());
+
     // Discarding the dead one releases its key.
     assert!(outbox.discard(refused).await.expect("discard"));
     assert!(!outbox.discard(refused).await.expect("discard twice"));
