@@ -15,6 +15,14 @@ pub(crate) struct Args {
     pub(crate) million: bool,
     pub(crate) blob_kib: usize,
     pub(crate) json: String,
+    /// Outbox publishers to measure (`--outbox memory,nats,rabbitmq`); none skips it.
+    pub(crate) outbox: Vec<String>,
+    /// Messages relayed per outbox throughput run.
+    pub(crate) outbox_messages: u64,
+    /// Commit → ack latency probes per outbox run.
+    pub(crate) outbox_probes: u64,
+    /// Only the outbox figures (`--outbox-only`).
+    pub(crate) outbox_only: bool,
 }
 
 impl Args {
@@ -34,6 +42,10 @@ impl Args {
             million: false,
             blob_kib: 64,
             json: "bench-results/orch-bench.json".into(),
+            outbox: Vec::new(),
+            outbox_messages: 20_000,
+            outbox_probes: 200,
+            outbox_only: false,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -59,6 +71,12 @@ impl Args {
                 "--million" => args.million = true,
                 "--blob-kib" => args.blob_kib = number(&value()?)?,
                 "--json" => args.json = value()?,
+                "--outbox" => {
+                    args.outbox = value()?.split(',').map(str::to_owned).collect();
+                }
+                "--outbox-messages" => args.outbox_messages = number(&value()?)?,
+                "--outbox-probes" => args.outbox_probes = number(&value()?)?,
+                "--outbox-only" => args.outbox_only = true,
                 other => return Err(format!("unknown flag {other:?}; see the crate docs")),
             }
         }

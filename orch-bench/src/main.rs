@@ -5,13 +5,18 @@
 //! cargo run --release -p orch-bench -- [--backends sqlite,postgres,mysql] [--drain 50000]
 //!     [--workers 1000] [--claim 500] [--push 5000] [--latency 200] [--million]
 //!     [--json bench-results/orch-bench.json]
+//!     [--outbox memory,nats,rabbitmq] [--outbox-messages 20000] [--outbox-probes 200]
+//!     [--outbox-only]
 //! ```
+//! `--outbox` adds the outbox relay's throughput and commit → broker-ack latency per
+//! backend and publisher (NATS at `ORCH_TEST_NATS_URL`, RabbitMQ at `ORCH_TEST_AMQP_URL`).
 //! Server URLs: `ORCH_TEST_POSTGRES_URL`, `ORCH_TEST_MYSQL_URL` (a fresh database is created
 //! and dropped on each server). The transport is whatever those URLs say (TCP by default;
 //! `?host=/var/run/postgresql` style URLs use the Unix socket).
 
 mod args;
 mod measure;
+mod outbox;
 mod report;
 mod workload;
 
@@ -21,13 +26,23 @@ use orch_tests::BackendKind;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args::Args::parse()?;
     let mut results = Vec::new();
-    for kind in &args.backends {
-        let result = measure::backend(*kind, &args).await?;
-        report::print_one(&result);
-        results.push(result);
+    if !args.outbox_only {
+        for kind in &args.backends {
+            let result = measure::backend(*kind, &args).await?;
+            report::print_one(&result);
+            results.push(result);
+        }
+        report::print_table(&results);
     }
-    report::print_table(&results);
-    report::write_json(&args.json, &args, &results)?;
+    let outbox = outbox::run(
+        &args.backends,
+        &args.outbox,
+        args.outbox_messages,
+        args.outbox_probes,
+    )
+    .await?;
+    report::print_outbox(&outbox);
+    report::write_json(&args.json, &args, &results, &outbox)?;
     Ok(())
 }
 

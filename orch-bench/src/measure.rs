@@ -251,7 +251,7 @@ fn delays_len(d: &Delays) -> usize {
         .len()
 }
 
-fn percentiles(sorted_us: &[u64]) -> Percentiles {
+pub(crate) fn percentiles(sorted_us: &[u64]) -> Percentiles {
     let at = |q: f64| {
         if sorted_us.is_empty() {
             return 0.0;

@@ -46,10 +46,32 @@ pub(crate) fn print_table(results: &[BackendResult]) {
     }
 }
 
+/// The outbox table: one row per backend and publisher.
+pub(crate) fn print_outbox(results: &[crate::outbox::OutboxResult]) {
+    if results.is_empty() {
+        return;
+    }
+    println!();
+    println!("| backend | publisher | relay msgs/s | commit→ack p50 | p99 | max |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for r in results {
+        println!(
+            "| {} | {} | {:.0} | {:.2} ms | {:.2} ms | {:.2} ms |",
+            r.backend,
+            r.publisher,
+            r.relay_per_s,
+            r.commit_to_ack_ms.p50,
+            r.commit_to_ack_ms.p99,
+            r.commit_to_ack_ms.max
+        );
+    }
+}
+
 pub(crate) fn write_json(
     path: &str,
     args: &Args,
     results: &[BackendResult],
+    outbox: &[crate::outbox::OutboxResult],
 ) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = std::path::Path::new(path).parent() {
         std::fs::create_dir_all(dir)?;
@@ -66,6 +88,7 @@ pub(crate) fn write_json(
             "mysql_url": std::env::var("ORCH_TEST_MYSQL_URL").ok().map(|u| orch_sea_redact(&u)),
         },
         "results": results,
+        "outbox": outbox,
     });
     std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     eprintln!("wrote {path}");

@@ -124,6 +124,13 @@ impl<Tx: ?Sized + 'static> Outbox<Tx> {
         })
     }
 
+    fn enqueued(&self) {
+        self.shared
+            .outbox_enqueues
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.shared.outbox_wake.notify_one();
+    }
+
     fn prepare_all(&self, messages: &[Message]) -> Result<Vec<NewMessage>> {
         messages.iter().map(|m| self.prepare(m)).collect()
     }
@@ -147,7 +154,7 @@ impl<Tx: ?Sized + 'static> Outbox<Tx> {
             return Ok(Vec::new());
         }
         let done = self.shared.store.outbox().enqueue(&rows).await?;
-        self.shared.outbox_wake.notify_one();
+        self.enqueued();
         settled(&rows, &done)
     }
 
@@ -171,8 +178,9 @@ impl<Tx: ?Sized + 'static> Outbox<Tx> {
         }
         let done = self.shared.store.outbox().enqueue_in(tx, &rows).await?;
         // The relay looks at once; if the transaction has not committed yet it finds
-        // nothing and the next poll picks the messages up.
-        self.shared.outbox_wake.notify_one();
+        // nothing, looks again a few times over the next ~200 ms, and after that the next
+        // poll picks the messages up.
+        self.enqueued();
         settled(&rows, &done)
     }
 

@@ -31,7 +31,20 @@ pub(crate) struct Relay<Tx: ?Sized + 'static> {
     held: Vec<MessageId>,
     last_reap: Option<Instant>,
     last_prune: Option<Instant>,
+    /// The in-process enqueue count the last pass saw.
+    seen_enqueues: u64,
 }
+
+/// Pauses between the extra looks after an in-process enqueue found nothing (its
+/// transaction had not committed yet): about 200 ms in all.
+const LOOK_AGAIN: [Duration; 6] = [
+    Duration::from_millis(2),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+];
 
 impl<Tx: ?Sized + 'static> Relay<Tx> {
     pub(crate) fn new(shared: Arc<Shared<Tx>>, publisher: Arc<dyn Publisher>) -> Self {
@@ -43,6 +56,7 @@ impl<Tx: ?Sized + 'static> Relay<Tx> {
             held: Vec::new(),
             last_reap: None,
             last_prune: None,
+            seen_enqueues: 0,
         }
     }
 
@@ -162,13 +176,27 @@ impl<Tx: ?Sized + 'static> Service for Relay<Tx> {
 
     async fn run_once(&mut self) -> crate::Result<usize> {
         self.housekeeping().await?;
-        let full = usize::try_from(self.shared.config.outbox.relay_batch).unwrap_or(usize::MAX);
+        let enqueues = self
+            .shared
+            .outbox_enqueues
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let woken = enqueues != self.seen_enqueues;
+        self.seen_enqueues = enqueues;
         let mut total = 0;
+        let mut pauses = LOOK_AGAIN.iter();
         loop {
+            // A short batch does not mean the backlog is drained: a claim takes one
+            // message per key, so the next one of each key waits for the next claim.
             let n = self.batch().await?;
             total += n;
-            if n < full {
-                return Ok(total);
+            if n > 0 {
+                continue;
+            }
+            // Woken by an enqueue whose transaction may not have committed when we
+            // looked: look again a few times before waiting for the next poll.
+            match pauses.next() {
+                Some(pause) if woken && total == 0 => tokio::time::sleep(*pause).await,
+                _ => return Ok(total),
             }
         }
     }

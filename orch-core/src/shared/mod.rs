@@ -41,6 +41,9 @@ pub(crate) struct Shared<Tx: ?Sized + 'static> {
     pub(crate) publisher: Option<Arc<dyn Publisher>>,
     /// Woken by in-process enqueues, so the relay looks at once.
     pub(crate) outbox_wake: Arc<Notify>,
+    /// Counts in-process enqueues, so the relay can tell a wake-up whose transaction has
+    /// not committed yet (it then looks again a few times, briefly).
+    pub(crate) outbox_enqueues: std::sync::atomic::AtomicU64,
 }
 
 impl<Tx: ?Sized + 'static> Shared<Tx> {
@@ -64,6 +67,7 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
             board: Arc::default(),
             publisher,
             outbox_wake: Arc::new(Notify::new()),
+            outbox_enqueues: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
