@@ -22,6 +22,7 @@
 
 mod backend;
 pub mod backends;
+pub mod brokers;
 pub mod commands;
 pub mod conformance;
 mod harness;

@@ -8,7 +8,10 @@
 //! - `contend PROBE_DIR`: its share of the lock contention test;
 //! - `hold-lock NAME`: takes lock NAME, prints `held TOKEN` and waits to be killed;
 //! - `claim-outbox PROBE_DIR`: its share of the outbox claimers test;
-//! - `inbox MESSAGE_ID`: its share of the inbox race, printing `ran N`.
+//! - `inbox MESSAGE_ID`: its share of the inbox race, printing `ran N`;
+//! - `relay-nats STREAM SUBJECT_PREFIX KILL_AFTER`: an engine relaying the outbox to NATS
+//!   that SIGKILLs itself right after the broker acked its KILL_AFTER-th message (before
+//!   the mark), printing `acked ID` per ack and `killing ID` before the kill.
 
 use std::path::Path;
 
@@ -18,7 +21,7 @@ use orch_tests::conformance::{leader, locks};
 use orch_tests::sea::SeaBackend;
 use orch_tests::{Harness, SuiteBackend};
 
-const USAGE: &str = "usage: orch-crash-worker DATABASE_URL [hang|engine|cron|contend PROBE_DIR|hold-lock NAME|claim-outbox PROBE_DIR|inbox MESSAGE_ID]";
+const USAGE: &str = "usage: orch-crash-worker DATABASE_URL [hang|engine|cron|contend PROBE_DIR|hold-lock NAME|claim-outbox PROBE_DIR|claim-commands PROBE_DIR|inbox MESSAGE_ID|relay-nats STREAM SUBJECT_PREFIX KILL_AFTER]";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -67,6 +70,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let probe = args.next().ok_or(USAGE)?;
             orch_tests::sea::outbox::claim_all(h.backend(), Path::new(&probe), "there").await;
         }
+        "claim-commands" => {
+            let probe = args.next().ok_or(USAGE)?;
+            orch_tests::conformance::work_queue::claim_commands(&h, Path::new(&probe), "there")
+                .await;
+        }
         "inbox" => {
             let message_id = args.next().ok_or(USAGE)?;
             let ran = orch_tests::sea::inbox::deliver_many(h.backend(), &message_id).await;
@@ -78,6 +86,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "hold-lock" => {
             let name = args.next().ok_or(USAGE)?;
             locks::hold_until_killed(&h, &name).await;
+        }
+        "relay-nats" => {
+            let stream = args.next().ok_or(USAGE)?;
+            let prefix = args.next().ok_or(USAGE)?;
+            let kill_after = args.next().ok_or(USAGE)?.parse()?;
+            orch_tests::brokers::nats::relay_until_killed(
+                h.backend(),
+                &stream,
+                &prefix,
+                kill_after,
+            )
+            .await;
         }
         other => return Err(format!("unknown mode {other:?}; {USAGE}").into()),
     }

@@ -88,6 +88,7 @@ macro_rules! conformance_suite {
             cron::cron_survives_a_killed_leader,
             cron::cron_history_is_pruned,
             work_queue::command_queue_fences_owners,
+            work_queue::command_queue_fifty_claimers_in_two_processes,
         );
     };
 }

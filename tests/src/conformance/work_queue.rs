@@ -120,3 +120,86 @@ pub async fn command_queue_fences_owners<B: SuiteBackend>(h: &Harness<B>) {
     assert!(queue.claim(a, &names, Duration::ZERO, 10).await.is_err());
     assert!(queue.claim(a, &names, lease, 0).await.is_err());
 }
+
+/// Commands the claimers in the two processes take.
+pub const QUEUED_COMMANDS: u64 = 400;
+/// Claiming tasks per process.
+pub const COMMAND_CLAIMERS_PER_PROCESS: usize = 25;
+
+/// 50 claimers in two processes never hold one command at once, and together take every
+/// command exactly once.
+pub async fn command_queue_fifty_claimers_in_two_processes<B: SuiteBackend>(h: &Harness<B>) {
+    let node = h.client().await;
+    node.push_many((0..QUEUED_COMMANDS).map(|n| EchoCommand { n }))
+        .await
+        .expect("push");
+    let probe =
+        std::env::temp_dir().join(format!("orch-cmd-claims-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&probe).expect("probe dir");
+    let probe_arg = probe.to_str().expect("utf-8").to_owned();
+    let mut child = h
+        .worker(&["claim-commands", &probe_arg])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("second process");
+    claim_commands(h, &probe, "here").await;
+    assert!(
+        child.wait().await.expect("wait").success(),
+        "the second process failed"
+    );
+    let mut seen = std::collections::HashMap::new();
+    for file in std::fs::read_dir(&probe).expect("probe") {
+        let text = std::fs::read_to_string(file.expect("entry").path()).expect("read");
+        for id in text.lines() {
+            *seen.entry(id.to_owned()).or_insert(0) += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&probe);
+    assert_eq!(seen.len() as u64, QUEUED_COMMANDS, "every command claimed");
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "a command held by two claims"
+    );
+    assert_eq!(
+        h.count(CommandStatus::Succeeded).await,
+        QUEUED_COMMANDS as i64
+    );
+}
+
+/// One process's share of [`command_queue_fifty_claimers_in_two_processes`].
+pub async fn claim_commands<B: SuiteBackend>(h: &Harness<B>, probe: &std::path::Path, tag: &str) {
+    let node = h.builder().build().await.expect("build");
+    let tasks: Vec<_> = (0..COMMAND_CLAIMERS_PER_PROCESS)
+        .map(|n| {
+            let queue = node.command_queue();
+            let file = probe.join(format!("{tag}-{n}"));
+            tokio::spawn(async move {
+                let me = OwnerToken::new();
+                let mut mine = String::new();
+                let mut empty = 0;
+                while empty < 3 {
+                    let held = queue
+                        .claim(me, &["echo"], Duration::from_secs(60), 5)
+                        .await
+                        .expect("claim");
+                    if held.is_empty() {
+                        empty += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                    empty = 0;
+                    let ids: Vec<_> = held.iter().map(|c| c.id).collect();
+                    let acked = queue.ack(me, &ids).await.expect("ack");
+                    assert_eq!(acked, ids.len() as u64, "held what it claimed");
+                    for id in ids {
+                        mine.push_str(&format!("{id}\n"));
+                    }
+                }
+                std::fs::write(file, mine).expect("write probe");
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("claimer");
+    }
+}
