@@ -47,6 +47,7 @@ pub(crate) fn print_table(results: &[BackendResult]) {
 }
 
 /// The outbox table: one row per backend and publisher.
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 pub(crate) fn print_outbox(results: &[crate::outbox::OutboxResult]) {
     if results.is_empty() {
         return;
