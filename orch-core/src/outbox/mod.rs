@@ -10,10 +10,11 @@
 //!   broker's ack and the mark leaves the message claimed until its lease ends; it is then
 //!   published again, **with the same message id**, which NATS JetStream drops within its
 //!   duplicate window and RabbitMQ consumers can check (`message_id`).
-//! - **In order per key.** A message is claimed only when every earlier message of its
-//!   key is delivered (or discarded): one message per key is in flight at a time, and a
-//!   dead message holds its key back until it is retried or discarded. Messages without a
-//!   key are delivered in any order, in parallel.
+//! - **In order per key.** The messages of one key are published one after another in
+//!   the order they were enqueued, and a message is published only after every earlier
+//!   message of its key was delivered (or discarded): a failed message holds its key back
+//!   through its backoff, and a dead one until it is retried or discarded. Keys are
+//!   delivered in parallel; messages without a key in any order.
 //! - **Retries, then dead.** A failed publish is retried with exponential backoff; after
 //!   `max_attempts` (or a [permanent](PublishError::permanent) error) the message is
 //!   `dead`, kept with its last error, and can be [retried](Outbox::retry) or
@@ -266,8 +267,11 @@ impl<Tx: ?Sized + 'static> Outbox<Tx> {
             .await?)
     }
 
-    /// Claims up to `batch` due messages for `owner` until `lease` passes: the oldest
-    /// undelivered message of each key, in enqueue order. Each claim counts an attempt.
+    /// Claims up to `batch` due messages for `owner` until `lease` passes, in enqueue
+    /// order. A message is claimed only when no earlier message of its key is claimed,
+    /// dead or waiting out a backoff, so a claim may hold several messages of one key:
+    /// deliver them in the order given, and when one fails, `fail` it and `abandon` the
+    /// rest of its key. Each claim counts an attempt.
     ///
     /// # Errors
     /// `lease` is zero or over a day, `batch` is zero or over 10,000, or the database

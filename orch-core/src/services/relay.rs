@@ -1,6 +1,7 @@
 //! The outbox relay (leader only, when a publisher is set): claims due messages, publishes
-//! them concurrently (one per key at a time, as the claim hands them out), and settles
-//! each: delivered, retried after a backoff, or dead. It reaps expired claims and prunes
+//! them (the messages of one key one after another, in order; keys concurrently), and
+//! settles each: delivered, retried after a backoff, or dead; what follows a failure in
+//! its key's chain is given back untouched. It reaps expired claims and prunes
 //! delivered messages past their retention as it goes.
 
 use std::panic::AssertUnwindSafe;
@@ -115,22 +116,52 @@ impl<Tx: ?Sized + 'static> Relay<Tx> {
             return Ok(0);
         }
         self.held = claimed.iter().map(|m| m.id).collect();
+        // One chain per key, in claim (seq) order; messages without a key alone.
+        let mut chains: Vec<Vec<&OutboxMessage>> = Vec::new();
+        let mut by_key: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for message in &claimed {
+            match message.key.as_deref() {
+                Some(key) => match by_key.get(key) {
+                    Some(&i) => chains[i].push(message),
+                    None => {
+                        by_key.insert(key, chains.len());
+                        chains.push(vec![message]);
+                    }
+                },
+                None => chains.push(vec![message]),
+            }
+        }
         let publisher = &*self.publisher;
-        let claimed_ref = &claimed;
-        let outcomes: Vec<(&OutboxMessage, _)> = futures::stream::iter(0..claimed.len())
-            .map(|i| async move {
-                let message = &claimed_ref[i];
-                (message, Self::publish(publisher, message, timeout).await)
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-        let mut delivered = Vec::with_capacity(outcomes.len());
+        let chains_ref = &chains;
+        // Each chain is delivered in order and stops at its first failure: the failed
+        // message is retried later, the rest of its chain is given back untouched.
+        let outcomes: Vec<Vec<(&OutboxMessage, Option<Result<(), PublishError>>)>> =
+            futures::stream::iter(0..chains.len())
+                .map(|i| async move {
+                    let mut done = Vec::with_capacity(chains_ref[i].len());
+                    let mut failed = false;
+                    for message in &chains_ref[i] {
+                        if failed {
+                            done.push((*message, None));
+                            continue;
+                        }
+                        let outcome = Self::publish(publisher, message, timeout).await;
+                        failed = outcome.is_err();
+                        done.push((*message, Some(outcome)));
+                    }
+                    done
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+        let mut delivered = Vec::with_capacity(claimed.len());
         let mut failures = Vec::new();
-        for (message, outcome) in outcomes {
+        let mut given_back = Vec::new();
+        for (message, outcome) in outcomes.into_iter().flatten() {
             match outcome {
-                Ok(()) => delivered.push(message.id),
-                Err(error) => {
+                None => given_back.push(message.id),
+                Some(Ok(())) => delivered.push(message.id),
+                Some(Err(error)) => {
                     let retry_after = self.outbox.retry_after(message, error.is_permanent());
                     let text = self.shared.truncate_error(error.to_string());
                     if retry_after.is_none() {
@@ -148,6 +179,9 @@ impl<Tx: ?Sized + 'static> Relay<Tx> {
         }
         if !failures.is_empty() {
             store.fail(self.owner, &failures).await?;
+        }
+        if !given_back.is_empty() {
+            store.abandon(self.owner, &given_back).await?;
         }
         self.held.clear();
         Ok(claimed.len())

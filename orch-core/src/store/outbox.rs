@@ -2,9 +2,10 @@
 //!
 //! A message is claimed by an owner for a lease; only that owner, before the lease ends,
 //! can settle it (`ack`, `abandon`, `fail`): every settle is a compare-and-set on
-//! `(id, status = processing, owner, lease not expired)`. A claim takes only the oldest
-//! undelivered message of each key (messages without a key are never held back), so
-//! messages of one key are delivered one at a time, in the order they were enqueued.
+//! `(id, status = processing, owner, lease not expired)`. A claim takes a message only
+//! when no earlier message of its key is claimed, dead or waiting out a backoff (messages
+//! without a key are never held back); it may take several messages of one key, which
+//! the claimer delivers in order, stopping at the first failure and abandoning the rest.
 
 use std::time::Duration;
 
@@ -85,9 +86,9 @@ pub trait OutboxStore<Tx: ?Sized>: Send + Sync {
     /// when no message conflicts.
     fn enqueue<'a>(&'a self, messages: &'a [NewMessage]) -> StoreFuture<'a, Vec<EnqueueOutcome>>;
 
-    /// Claims up to `batch` due messages for `owner` until `lease` passes (database clock):
-    /// each at most once at a time, the oldest undelivered of each key only, in `seq`
-    /// order. A claim counts an attempt.
+    /// Claims up to `batch` due messages for `owner` until `lease` passes (database clock),
+    /// in `seq` order: each at most once at a time, and only when no earlier message of
+    /// its key blocks it. Claims run one at a time. A claim counts an attempt.
     fn claim(
         &self,
         owner: OwnerToken,

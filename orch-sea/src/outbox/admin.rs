@@ -16,7 +16,7 @@ pub(super) async fn retry(store: &SeaStore, id: MessageId) -> Result<bool, Store
     let mut sql = Sql::new(i.backend);
     sql.push("UPDATE ")
         .push(&i.tables.outbox)
-        .push(" SET status = 'pending', attempts = 0, next_attempt_at = ")
+        .push(" SET status = 'pending', blocks = 0, attempts = 0, next_attempt_at = ")
         .now()
         .push(" WHERE id = ")
         .bind(message_id(id))

@@ -1,23 +1,30 @@
-//! Claiming: due pending messages, in `seq` order, each only when no earlier message of
-//! its key is still undelivered (pending, processing or dead), so one message per key is
-//! in flight at a time. Rows another claimer holds are skipped, never waited for.
+//! Claiming: due pending messages in `seq` order, each only when no earlier message of
+//! its key blocks it (`blocks = 1`: claimed, dead, or waiting out a backoff). A claim can
+//! take several messages of one key (a chain, in order), which the claimer delivers one
+//! after another.
+//!
+//! Claims run one at a time: on PostgreSQL and MySQL/MariaDB each takes the row
+//! `orch.outbox.claim` of the locks table `FOR UPDATE` first (SQLite runs one writer at
+//! a time anyway). Without that, a second claimer could take message 3 of a key while the
+//! first one's uncommitted claim of messages 1 and 2 still looks pending to it.
 
 use std::time::Duration;
 
 use orch_core::outbox::{OutboxMessage, OwnerToken};
 use orch_core::store::StoreError;
-use sea_orm::{ConnectionTrait, IsolationLevel, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, IsolationLevel, TransactionTrait};
 
 use super::read::{COLUMNS, message};
 use crate::backend::Backend;
 use crate::error::db_error;
+use crate::schema::OUTBOX_CLAIM_LOCK;
 use crate::sql::{Sql, col, micros};
 use crate::store::SeaStore;
 
 const WHAT: &str = "claim outbox messages";
 
-/// `SELECT seq FROM outbox o WHERE …eligible… ORDER BY seq LIMIT n`.
-fn eligible(sql: &mut Sql, table: &str, batch: u32) {
+/// `SELECT seq FROM outbox o WHERE …claimable… ORDER BY seq LIMIT n`.
+fn claimable(sql: &mut Sql, table: &str, batch: u32) {
     sql.push("SELECT o.seq FROM ")
         .push(table)
         .push(" o WHERE o.status = 'pending' AND o.next_attempt_at <= ")
@@ -25,15 +32,15 @@ fn eligible(sql: &mut Sql, table: &str, batch: u32) {
         .push(" AND NOT EXISTS (SELECT 1 FROM ")
         .push(table)
         .push(
-            " p WHERE p.msg_key = o.msg_key AND p.status IN ('pending', 'processing', 'dead') \
-             AND p.seq < o.seq) ORDER BY o.seq LIMIT ",
+            " p WHERE p.msg_key = o.msg_key AND p.blocks = 1 AND p.seq < o.seq) \
+             ORDER BY o.seq LIMIT ",
         )
         .bind(i64::from(batch));
 }
 
 /// `SET …` of a claim.
 fn stamp(sql: &mut Sql, owner: OwnerToken, lease: Duration) {
-    sql.push(" SET status = 'processing', attempts = attempts + 1, owner = ")
+    sql.push(" SET status = 'processing', blocks = 1, attempts = attempts + 1, owner = ")
         .bind(owner.as_uuid())
         .push(", locked_until = ")
         .now()
@@ -49,40 +56,108 @@ pub(super) async fn claim(
 ) -> Result<Vec<OutboxMessage>, StoreError> {
     let i = store.inner();
     let (b, t) = (i.backend, &i.tables.outbox);
-    let mut claimed = if b == Backend::MySql {
-        claim_mysql(store, owner, lease, batch).await?
-    } else {
-        let mut sql = Sql::new(b);
-        if b == Backend::Postgres {
-            // Materialized, so the locking subquery runs once (inside `IN (…)` the planner
-            // may run it again per row, taking more than `batch`).
-            sql.push("WITH picked AS MATERIALIZED (");
-            eligible(&mut sql, t, batch);
-            sql.push(" FOR UPDATE SKIP LOCKED) UPDATE ").push(t);
-            stamp(&mut sql, owner, lease);
-            sql.push(" WHERE status = 'pending' AND seq IN (SELECT seq FROM picked)");
-        } else {
+    let mut claimed = match b {
+        Backend::Sqlite => {
+            // One statement: atomic, and SQLite runs one writer at a time.
+            let mut sql = Sql::new(b);
             sql.push("UPDATE ").push(t);
             stamp(&mut sql, owner, lease);
             sql.push(" WHERE status = 'pending' AND seq IN (");
-            eligible(&mut sql, t, batch);
-            sql.push(")");
+            claimable(&mut sql, t, batch);
+            sql.push(") RETURNING ").push(COLUMNS);
+            let rows =
+                i.db.query_all_raw(sql.build())
+                    .await
+                    .map_err(|e| db_error(WHAT, e))?;
+            rows.iter().map(message).collect::<Result<Vec<_>, _>>()?
         }
-        sql.push(" RETURNING ").push(COLUMNS);
-        let rows =
-            i.db.query_all_raw(sql.build())
-                .await
-                .map_err(|e| db_error(WHAT, e))?;
-        rows.iter().map(message).collect::<Result<Vec<_>, _>>()?
+        Backend::Postgres | Backend::MySql => {
+            let txn =
+                i.db.begin_with_config(Some(IsolationLevel::ReadCommitted), None)
+                    .await
+                    .map_err(|e| db_error(WHAT, e))?;
+            take_claim_lock(&txn, store).await?;
+            let claimed = if b == Backend::Postgres {
+                claim_postgres(&txn, store, owner, lease, batch).await?
+            } else {
+                claim_mysql(&txn, store, owner, lease, batch).await?
+            };
+            txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+            claimed
+        }
     };
     claimed.sort_by_key(|m| m.seq);
     Ok(claimed)
 }
 
+/// Locks the claim row for the rest of the transaction (inserting it first if someone
+/// deleted it).
+async fn take_claim_lock(txn: &DatabaseTransaction, store: &SeaStore) -> Result<(), StoreError> {
+    let i = store.inner();
+    for _ in 0..2 {
+        let mut sql = Sql::new(i.backend);
+        sql.push("SELECT token FROM ")
+            .push(&i.tables.locks)
+            .push(" WHERE name = ")
+            .bind(OUTBOX_CLAIM_LOCK)
+            .push(" FOR UPDATE");
+        if txn
+            .query_one_raw(sql.build())
+            .await
+            .map_err(|e| db_error(WHAT, e))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut sql = Sql::new(i.backend);
+        sql.push(if i.backend == Backend::MySql {
+            "INSERT IGNORE INTO "
+        } else {
+            "INSERT INTO "
+        })
+        .push(&i.tables.locks)
+        .push(" (name, token) VALUES (")
+        .bind(OUTBOX_CLAIM_LOCK)
+        .push(", 0)");
+        if i.backend == Backend::Postgres {
+            sql.push(" ON CONFLICT (name) DO NOTHING");
+        }
+        txn.execute_raw(sql.build())
+            .await
+            .map_err(|e| db_error(WHAT, e))?;
+    }
+    Ok(())
+}
+
+async fn claim_postgres(
+    txn: &DatabaseTransaction,
+    store: &SeaStore,
+    owner: OwnerToken,
+    lease: Duration,
+    batch: u32,
+) -> Result<Vec<OutboxMessage>, StoreError> {
+    let i = store.inner();
+    let t = &i.tables.outbox;
+    let mut sql = Sql::new(i.backend);
+    // Materialized, so the subquery runs once (inside `IN (…)` the planner may run it
+    // again per row).
+    sql.push("WITH picked AS MATERIALIZED (");
+    claimable(&mut sql, t, batch);
+    sql.push(") UPDATE ").push(t);
+    stamp(&mut sql, owner, lease);
+    sql.push(" WHERE status = 'pending' AND seq IN (SELECT seq FROM picked) RETURNING ")
+        .push(COLUMNS);
+    let rows = txn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    rows.iter().map(message).collect()
+}
+
 /// MySQL/MariaDB: no `UPDATE … RETURNING` and no subquery on the updated table, so the
-/// rows are locked, stamped and read in one short read-committed transaction (no gap
-/// locks to block concurrent enqueues).
+/// rows are selected, stamped and read back in the claim's transaction.
 async fn claim_mysql(
+    txn: &DatabaseTransaction,
     store: &SeaStore,
     owner: OwnerToken,
     lease: Duration,
@@ -90,19 +165,13 @@ async fn claim_mysql(
 ) -> Result<Vec<OutboxMessage>, StoreError> {
     let i = store.inner();
     let (b, t) = (i.backend, &i.tables.outbox);
-    let txn =
-        i.db.begin_with_config(Some(IsolationLevel::ReadCommitted), None)
-            .await
-            .map_err(|e| db_error(WHAT, e))?;
     let mut sql = Sql::new(b);
-    eligible(&mut sql, t, batch);
-    sql.push(" FOR UPDATE SKIP LOCKED");
+    claimable(&mut sql, t, batch);
     let rows = txn
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
     if rows.is_empty() {
-        txn.commit().await.map_err(|e| db_error(WHAT, e))?;
         return Ok(Vec::new());
     }
     let seqs = rows
@@ -130,6 +199,5 @@ async fn claim_mysql(
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     rows.iter().map(message).collect()
 }

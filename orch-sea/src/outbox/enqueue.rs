@@ -133,7 +133,7 @@ async fn insert<C: ConnectionTrait>(
     let mut sql = Sql::new(backend);
     sql.push("INSERT INTO ").push(&tables.outbox).push(
         " (id, topic, msg_key, payload, headers, correlation_id, content_hash, status, \
-         attempts, max_attempts, next_attempt_at, created_at) VALUES ",
+         attempts, max_attempts, blocks, next_attempt_at, created_at) VALUES ",
     );
     for (i, m) in rows.iter().enumerate() {
         if i > 0 {
@@ -155,7 +155,7 @@ async fn insert<C: ConnectionTrait>(
             .bind(m.content_hash.clone())
             .push(", 'pending', 0, ")
             .bind(i64::from(m.max_attempts))
-            .push(", ")
+            .push(", 0, ")
             .now()
             .push(", ")
             .now()

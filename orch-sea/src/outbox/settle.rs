@@ -46,7 +46,7 @@ pub(super) async fn ack(
     ids: &[MessageId],
 ) -> Result<u64, StoreError> {
     let set = format!(
-        "status = 'delivered', delivered_at = {}",
+        "status = 'delivered', blocks = 0, delivered_at = {}",
         store.inner().backend.now_us()
     );
     update_held(store, owner, ids, &set, "mark outbox messages delivered").await
@@ -58,7 +58,7 @@ pub(super) async fn abandon(
     ids: &[MessageId],
 ) -> Result<u64, StoreError> {
     let set = format!(
-        "status = 'pending', attempts = attempts - 1, next_attempt_at = {}",
+        "status = 'pending', blocks = 0, attempts = attempts - 1, next_attempt_at = {}",
         store.inner().backend.now_us()
     );
     update_held(store, owner, ids, &set, "abandon outbox messages").await
@@ -80,13 +80,14 @@ pub(super) async fn fail(
             .push(" SET status = ");
         match failure.retry_after {
             Some(delay) => {
-                sql.push("'pending', next_attempt_at = ")
+                // Pending but blocking: later messages of its key wait out its backoff.
+                sql.push("'pending', blocks = 1, next_attempt_at = ")
                     .now()
                     .push(" + ")
                     .bind(micros(delay));
             }
             None => {
-                sql.push("'dead'");
+                sql.push("'dead', blocks = 1");
             }
         }
         sql.push(", last_error = ")
@@ -112,6 +113,7 @@ pub(super) async fn reap(store: &SeaStore) -> Result<u64, StoreError> {
         .push(&i.tables.outbox)
         .push(
             " SET status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'pending' END, \
+             blocks = CASE WHEN attempts >= max_attempts THEN 1 ELSE 0 END, \
              last_error = 'the claim expired before the message was settled (its owner died or stalled)', \
              owner = NULL, locked_until = NULL, next_attempt_at = ",
         )

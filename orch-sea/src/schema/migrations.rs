@@ -218,6 +218,9 @@ fn create_cron_jobs(b: Backend, t: &Tables) -> Migration {
     }
 }
 
+/// The `{prefix}locks` row outbox claims lock, one claim at a time.
+pub(crate) const OUTBOX_CLAIM_LOCK: &str = "orch.outbox.claim";
+
 /// Version 5: the outbox (messages to deliver, in `seq` order per key) and the inbox
 /// (messages received, one row per source and id).
 fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
@@ -256,10 +259,17 @@ fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
                 next_attempt_at BIGINT NOT NULL,
                 owner {uuid} NULL,
                 locked_until BIGINT NULL,
+                blocks INTEGER NOT NULL,
                 last_error {text} NULL,
                 created_at BIGINT NOT NULL,
                 delivered_at BIGINT NULL
             ){tail}"
+        ),
+        // The row claims take under a row lock, so claims run one at a time (see
+        // `outbox/claim.rs`).
+        format!(
+            "INSERT INTO {} (name, token) VALUES ('{OUTBOX_CLAIM_LOCK}', 0)",
+            t.locks
         ),
         format!(
             "CREATE UNIQUE INDEX {} ON {outbox} (id)",
@@ -282,7 +292,7 @@ fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
         ),
     ];
     // The claim scans pending rows in `seq` order and probes, per row, for an earlier
-    // undelivered row of its key; the reaper scans claims by expiry; pruning scans
+    // blocking row of its key (`blocks = 1`: claimed, dead, or waiting out a backoff); the reaper scans claims by expiry; pruning scans
     // delivered rows by delivery time. Partial where the backend can, so delivered rows
     // (the bulk of the table) cost those scans nothing.
     let indexes: [(&str, &str, &str, &str); 5] = [
@@ -295,8 +305,8 @@ fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
         (
             "outbox_key",
             "(msg_key, seq)",
-            "(msg_key, status, seq)",
-            "status IN ('pending', 'processing', 'dead')",
+            "(msg_key, blocks, seq)",
+            "blocks = 1",
         ),
         (
             "outbox_lease",

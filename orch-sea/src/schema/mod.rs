@@ -10,6 +10,8 @@ use tracing::info;
 
 mod migrations;
 
+pub(crate) use migrations::OUTBOX_CLAIM_LOCK;
+
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;

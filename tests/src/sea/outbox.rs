@@ -147,9 +147,18 @@ pub async fn outbox_enqueue_in_commits_with_the_transaction(h: &Harness<SeaBacke
     assert_eq!(outbox.stats().await.expect("stats").pending, 1);
 }
 
-/// The relay delivers every message once, in order per key, keys in parallel.
+/// The relay delivers every message once, in order per key, keys in parallel, also when
+/// a message in the middle of a key fails and is retried.
 pub async fn outbox_relay_delivers_in_order_per_key(h: &Harness<SeaBackend>) {
     let publisher = MemoryPublisher::new();
+    let failures = Arc::new(AtomicU32::new(0));
+    publisher.fail_when({
+        let failures = failures.clone();
+        move |m| {
+            (m.payload == b"b7" && failures.fetch_add(1, Ordering::SeqCst) < 2)
+                .then(|| PublishError::retryable("b7 is refused twice"))
+        }
+    });
     let (orch, stop, task) = relay(h, publisher.clone(), test_outbox_config()).await;
     let outbox = orch.outbox();
     let mut expected: HashMap<String, Vec<MessageId>> = HashMap::new();
@@ -173,6 +182,11 @@ pub async fn outbox_relay_delivers_in_order_per_key(h: &Harness<SeaBackend>) {
     );
     let delivered = publisher.delivered();
     assert_eq!(delivered.len(), 100, "each delivered once");
+    assert_eq!(
+        failures.load(Ordering::SeqCst),
+        3,
+        "b7 failed twice, then went through"
+    );
     let ids: HashSet<_> = delivered.iter().map(|m| m.id).collect();
     assert_eq!(ids.len(), 100, "no message delivered twice");
     for (key, want) in expected {
