@@ -171,7 +171,8 @@ impl<Tx: ?Sized + 'static> Outbox<Tx> {
     /// Enqueues messages inside the caller's transaction, in order.
     ///
     /// # Errors
-    /// As [`Outbox::enqueue`].
+    /// As [`Outbox::enqueue`]. After an error, roll the transaction back: on a conflict
+    /// other messages of the call may already be written in it.
     pub async fn enqueue_many_in(&self, tx: &Tx, messages: Vec<Message>) -> Result<Vec<Enqueued>> {
         let rows = self.prepare_all(&messages)?;
         if rows.is_empty() {

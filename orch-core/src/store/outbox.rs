@@ -74,8 +74,9 @@ impl MessageFailure {
 pub trait OutboxStore<Tx: ?Sized>: Send + Sync {
     /// Stores messages inside the caller's transaction; returns one outcome per message,
     /// in order. A message whose id exists with the same content hash is left alone
-    /// ([`EnqueueOutcome::Existing`]); when any id exists with another hash
-    /// ([`EnqueueOutcome::Conflict`]) nothing is written.
+    /// ([`EnqueueOutcome::Existing`]); one whose id exists with another hash is
+    /// [`EnqueueOutcome::Conflict`], and the transaction must then not commit (other
+    /// messages of the call may have been written in it).
     fn enqueue_in<'a>(
         &'a self,
         tx: &'a Tx,

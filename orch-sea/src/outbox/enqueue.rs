@@ -1,5 +1,6 @@
-//! Enqueueing: existing ids are compared by content hash first, then the new messages are
-//! inserted in statements bounded by rows and bytes.
+//! Enqueueing: new messages are inserted in statements bounded by rows and bytes; ids
+//! that were already there are compared by content hash (same: left alone; other: a
+//! conflict, and the caller's transaction must not commit).
 
 use std::collections::HashMap;
 
@@ -52,25 +53,10 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
     tables: &Tables,
     messages: &[NewMessage],
 ) -> Result<Vec<EnqueueOutcome>, StoreError> {
-    let ids: Vec<Uuid> = messages.iter().map(|m| m.id.as_uuid()).collect();
-    let before = existing(conn, backend, tables, &ids).await?;
-    let mut outcomes: Vec<EnqueueOutcome> = messages
-        .iter()
-        .map(|m| match before.get(&m.id.as_uuid()) {
-            None => EnqueueOutcome::Created,
-            Some(hash) if *hash == m.content_hash => EnqueueOutcome::Existing,
-            Some(_) => EnqueueOutcome::Conflict,
-        })
-        .collect();
-    if outcomes.contains(&EnqueueOutcome::Conflict) {
-        return Ok(outcomes);
-    }
-    // One id twice in one call: the second is the first's duplicate (or conflict).
+    // One id twice in one call: the later one is the first's duplicate (or conflict).
+    let mut outcomes = vec![EnqueueOutcome::Created; messages.len()];
     let mut seen: HashMap<Uuid, &str> = HashMap::new();
     for (m, outcome) in messages.iter().zip(outcomes.iter_mut()) {
-        if *outcome != EnqueueOutcome::Created {
-            continue;
-        }
         match seen.get(&m.id.as_uuid()) {
             None => {
                 seen.insert(m.id.as_uuid(), &m.content_hash);
@@ -82,13 +68,75 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
     if outcomes.contains(&EnqueueOutcome::Conflict) {
         return Ok(outcomes);
     }
-    let fresh: Vec<&NewMessage> = messages
+    if backend == Backend::MySql {
+        // Look first: MySQL cannot say which rows of an insert were duplicates.
+        let ids: Vec<Uuid> = seen.keys().copied().collect();
+        let before = existing(conn, backend, tables, &ids).await?;
+        compare(messages, &mut outcomes, &before);
+        if outcomes.contains(&EnqueueOutcome::Conflict) {
+            return Ok(outcomes);
+        }
+        insert_fresh(conn, backend, tables, messages, &outcomes).await?;
+        return Ok(outcomes);
+    }
+    // SQLite and PostgreSQL write first (a read before the write would make a deferred
+    // SQLite transaction fail to upgrade when another writer committed in between), then
+    // compare the ids that were already there.
+    let inserted = insert_fresh(conn, backend, tables, messages, &outcomes).await?;
+    let there: Vec<Uuid> = messages
         .iter()
         .zip(&outcomes)
+        .filter(|(m, o)| **o == EnqueueOutcome::Created && !inserted.contains(&m.id.as_uuid()))
+        .map(|(m, _)| m.id.as_uuid())
+        .collect();
+    if !there.is_empty() {
+        let before = existing(conn, backend, tables, &there).await?;
+        for (m, outcome) in messages.iter().zip(outcomes.iter_mut()) {
+            if *outcome == EnqueueOutcome::Created && !inserted.contains(&m.id.as_uuid()) {
+                *outcome = match before.get(&m.id.as_uuid()) {
+                    Some(hash) if *hash != m.content_hash => EnqueueOutcome::Conflict,
+                    _ => EnqueueOutcome::Existing,
+                };
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Marks messages whose id is in `before` as existing (same hash) or conflicting.
+fn compare(
+    messages: &[NewMessage],
+    outcomes: &mut [EnqueueOutcome],
+    before: &HashMap<Uuid, String>,
+) {
+    for (m, outcome) in messages.iter().zip(outcomes.iter_mut()) {
+        if *outcome != EnqueueOutcome::Created {
+            continue;
+        }
+        *outcome = match before.get(&m.id.as_uuid()) {
+            None => EnqueueOutcome::Created,
+            Some(hash) if *hash == m.content_hash => EnqueueOutcome::Existing,
+            Some(_) => EnqueueOutcome::Conflict,
+        };
+    }
+}
+
+/// Inserts the messages still marked created, in statements bounded by rows and bytes;
+/// returns the ids inserted (SQLite and PostgreSQL: the rows not already there).
+async fn insert_fresh<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    messages: &[NewMessage],
+    outcomes: &[EnqueueOutcome],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    let fresh: Vec<&NewMessage> = messages
+        .iter()
+        .zip(outcomes)
         .filter(|(_, o)| **o == EnqueueOutcome::Created)
         .map(|(m, _)| m)
         .collect();
-    let mut inserted = 0;
+    let mut inserted = std::collections::HashSet::with_capacity(fresh.len());
     let mut start = 0;
     while start < fresh.len() {
         let mut end = start;
@@ -100,24 +148,10 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
             bytes += weight(fresh[end]);
             end += 1;
         }
-        inserted += insert(conn, backend, tables, &fresh[start..end]).await?;
+        inserted.extend(insert(conn, backend, tables, &fresh[start..end]).await?);
         start = end;
     }
-    if inserted < fresh.len() as u64 {
-        // Another transaction inserted some of these ids since we looked: compare again.
-        let fresh_ids: Vec<Uuid> = fresh.iter().map(|m| m.id.as_uuid()).collect();
-        let now = existing(conn, backend, tables, &fresh_ids).await?;
-        for (m, outcome) in messages.iter().zip(outcomes.iter_mut()) {
-            if *outcome == EnqueueOutcome::Created
-                && now
-                    .get(&m.id.as_uuid())
-                    .is_some_and(|h| *h != m.content_hash)
-            {
-                *outcome = EnqueueOutcome::Conflict;
-            }
-        }
-    }
-    Ok(outcomes)
+    Ok(inserted)
 }
 
 fn weight(m: &NewMessage) -> usize {
@@ -129,7 +163,7 @@ async fn insert<C: ConnectionTrait>(
     backend: Backend,
     tables: &Tables,
     rows: &[&NewMessage],
-) -> Result<u64, StoreError> {
+) -> Result<Vec<Uuid>, StoreError> {
     let mut sql = Sql::new(backend);
     sql.push("INSERT INTO ").push(&tables.outbox).push(
         " (id, topic, msg_key, payload, headers, correlation_id, content_hash, status, \
@@ -163,13 +197,17 @@ async fn insert<C: ConnectionTrait>(
     }
     // MySQL counts a duplicate left alone as a found row, so it cannot tell a racing
     // duplicate from an insert: there a racing duplicate fails the statement instead (the
-    // caller retries and then finds the id).
-    if backend != Backend::MySql {
-        sql.push(" ON CONFLICT (id) DO NOTHING");
+    // caller retries and then finds the id). The others return the ids they inserted.
+    if backend == Backend::MySql {
+        conn.execute_raw(sql.build())
+            .await
+            .map_err(|e| db_error(WHAT, e))?;
+        return Ok(rows.iter().map(|m| m.id.as_uuid()).collect());
     }
-    let done = conn
-        .execute_raw(sql.build())
+    sql.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    let returned = conn
+        .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    Ok(done.rows_affected())
+    returned.iter().map(|row| uuid_col(row, 0, WHAT)).collect()
 }
