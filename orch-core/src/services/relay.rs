@@ -37,9 +37,13 @@ pub(crate) struct Relay<Tx: ?Sized + 'static> {
 }
 
 /// Pauses between the extra looks after an in-process enqueue found nothing (its
-/// transaction had not committed yet): about 200 ms in all.
-const LOOK_AGAIN: [Duration; 6] = [
+/// transaction had not committed yet): short at first, since most commits follow their
+/// enqueue within a millisecond or two; about 200 ms in all.
+const LOOK_AGAIN: [Duration; 9] = [
+    Duration::from_millis(1),
+    Duration::from_millis(1),
     Duration::from_millis(2),
+    Duration::from_millis(3),
     Duration::from_millis(5),
     Duration::from_millis(10),
     Duration::from_millis(25),

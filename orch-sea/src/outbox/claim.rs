@@ -76,6 +76,14 @@ pub(super) async fn claim(
                 i.db.begin_with_config(Some(IsolationLevel::ReadCommitted), None)
                     .await
                     .map_err(|e| db_error(WHAT, e))?;
+            if b == Backend::Postgres {
+                // A claim lost in a crash only leaves its messages pending (they are
+                // published again: at least once), so it need not wait for a disk flush;
+                // the ack that follows is durable and flushes the claim with it.
+                txn.execute_unprepared("SET LOCAL synchronous_commit = off")
+                    .await
+                    .map_err(|e| db_error(WHAT, e))?;
+            }
             take_claim_lock(&txn, store).await?;
             let claimed = if b == Backend::Postgres {
                 claim_postgres(&txn, store, owner, lease, batch).await?
