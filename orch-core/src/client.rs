@@ -110,7 +110,7 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
             .insert_in(tx, std::slice::from_ref(&insert))
             .await?;
         // Engines in this process look at once; if the transaction has not committed yet,
-        // they find nothing and the next wake-up or poll picks the command up.
+        // they find nothing and look again a few times over the next ~200 ms.
         self.wake();
         Ok(inserted
             .first()
@@ -150,6 +150,9 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
 
     /// Wakes this process's idle engine so it claims at once.
     fn wake(&self) {
+        self.shared
+            .pushes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.shared.wake.notify_one();
     }
 

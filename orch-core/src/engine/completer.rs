@@ -51,6 +51,15 @@ pub(crate) async fn flush<Tx: ?Sized + 'static>(shared: &Shared<Tx>, batch: &[Fi
                     }
                 }
                 debug!(written = batch.len() - lost, lost, "finish batch");
+                // Follow-ups committed with their parent are due now: engines in this
+                // process look at once instead of at their next poll.
+                if batch
+                    .iter()
+                    .zip(&applied)
+                    .any(|(finish, ok)| *ok && !finish.follow_ups.is_empty())
+                {
+                    shared.wake.notify_one();
+                }
                 return;
             }
             Err(error) if started.elapsed() < GIVE_UP_AFTER => {

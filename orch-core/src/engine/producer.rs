@@ -16,6 +16,20 @@ use crate::shared::Shared;
 use crate::shared::inflight::{Slot, lease_span};
 use crate::store::{ClaimParams, Finish, FinishOutcome};
 
+/// Pauses between the extra looks after an in-process push found nothing (its
+/// transaction had not committed yet): about 200 ms in all.
+const LOOK_AGAIN: [Duration; 9] = [
+    Duration::from_millis(1),
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(3),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+];
+
 pub(crate) struct Producer<Tx: ?Sized + 'static> {
     pub(crate) shared: Arc<Shared<Tx>>,
     pub(crate) slots: Arc<Semaphore>,
@@ -42,6 +56,8 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
             .collect();
         names.sort();
         let mut error_pause = Duration::from_millis(100);
+        let mut seen_pushes = 0;
+        let mut look_again = [].iter();
         while !stop.is_cancelled() {
             if names.is_empty() {
                 warn!("no handlers registered: this engine will claim nothing");
@@ -65,6 +81,10 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
                 lease_ttl: config.lease_ttl,
                 lease_buffer: config.lease_buffer,
             };
+            let pushes = self
+                .shared
+                .pushes
+                .load(std::sync::atomic::Ordering::Relaxed);
             let claimed_at = Instant::now();
             let claimed = match self.shared.commands().claim(&params).await {
                 Ok(claimed) => {
@@ -87,11 +107,20 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
                 self.start(cmd, claimed_at);
             }
             if got < limit as usize {
-                // Nothing more is due now: sleep until woken or the next poll.
+                // Nothing more is due now: sleep until woken or the next poll. After a push
+                // in this process that found nothing (a `push_in` whose transaction had
+                // not committed yet), look again a few times first.
+                if got == 0 && pushes != seen_pushes {
+                    look_again = LOOK_AGAIN.iter();
+                } else if got > 0 {
+                    look_again = [].iter();
+                }
+                seen_pushes = pushes;
+                let pause = look_again.next().copied().unwrap_or(config.poll_interval);
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = self.shared.wake.notified() => {}
-                    () = tokio::time::sleep(config.poll_interval) => {}
+                    () = tokio::time::sleep(pause) => {}
                 }
             }
         }

@@ -22,6 +22,10 @@ const REAP_EVERY: Duration = Duration::from_secs(10);
 /// Time between prunings of delivered messages.
 const PRUNE_EVERY: Duration = Duration::from_secs(300);
 
+/// A message of a chain and what publishing it did (`None`: not tried, because an
+/// earlier message of its key failed).
+type Published<'a> = (&'a OutboxMessage, Option<Result<(), PublishError>>);
+
 /// The relay of one leader term.
 pub(crate) struct Relay<Tx: ?Sized + 'static> {
     shared: Arc<Shared<Tx>>,
@@ -139,25 +143,24 @@ impl<Tx: ?Sized + 'static> Relay<Tx> {
         let chains_ref = &chains;
         // Each chain is delivered in order and stops at its first failure: the failed
         // message is retried later, the rest of its chain is given back untouched.
-        let outcomes: Vec<Vec<(&OutboxMessage, Option<Result<(), PublishError>>)>> =
-            futures::stream::iter(0..chains.len())
-                .map(|i| async move {
-                    let mut done = Vec::with_capacity(chains_ref[i].len());
-                    let mut failed = false;
-                    for message in &chains_ref[i] {
-                        if failed {
-                            done.push((*message, None));
-                            continue;
-                        }
-                        let outcome = Self::publish(publisher, message, timeout).await;
-                        failed = outcome.is_err();
-                        done.push((*message, Some(outcome)));
+        let outcomes: Vec<Vec<Published<'_>>> = futures::stream::iter(0..chains.len())
+            .map(|i| async move {
+                let mut done = Vec::with_capacity(chains_ref[i].len());
+                let mut failed = false;
+                for message in &chains_ref[i] {
+                    if failed {
+                        done.push((*message, None));
+                        continue;
                     }
-                    done
-                })
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
+                    let outcome = Self::publish(publisher, message, timeout).await;
+                    failed = outcome.is_err();
+                    done.push((*message, Some(outcome)));
+                }
+                done
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
         let mut delivered = Vec::with_capacity(claimed.len());
         let mut failures = Vec::new();
         let mut given_back = Vec::new();

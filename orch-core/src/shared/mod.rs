@@ -29,6 +29,9 @@ pub(crate) struct Shared<Tx: ?Sized + 'static> {
     pub(crate) state: Arc<Extensions>,
     /// Woken by in-process pushes and by the store's listener.
     pub(crate) wake: Arc<Notify>,
+    /// Counts in-process pushes, so the producer can tell a wake-up whose transaction may
+    /// not have committed yet (it then looks again a few times, briefly).
+    pub(crate) pushes: std::sync::atomic::AtomicU64,
     pub(crate) inflight: InFlight,
     pub(crate) worker: WorkerId,
     /// The store's lock face, as an owned handle (locks outlive borrows of the store).
@@ -61,6 +64,7 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
             config,
             state: Arc::new(state),
             wake: Arc::new(Notify::new()),
+            pushes: std::sync::atomic::AtomicU64::new(0),
             inflight: InFlight::default(),
             worker: WorkerId::new(),
             leading: AtomicBool::new(false),

@@ -53,3 +53,36 @@ pub async fn follow_ups_exist_exactly_once<B: SuiteBackend>(h: &Harness<B>) {
         .expect("list");
     assert_eq!(all_children.len(), 20);
 }
+
+/// A follow-up committed with its parent's finish starts at once in the same process,
+/// not at the next poll (the poll interval here is 30 s).
+pub async fn follow_up_starts_without_waiting_for_a_poll<B: SuiteBackend>(h: &Harness<B>) {
+    let ledger = ledger();
+    let orch = h
+        .builder()
+        .state(ledger.clone())
+        .handler::<Parent, _>(ParentHandler)
+        .handler::<Child, _>(ChildHandler)
+        .configure(|c| c.poll_interval = std::time::Duration::from_secs(30))
+        .build()
+        .await
+        .expect("build");
+    let running = h.start(&orch);
+    // Let the engine go idle first, so only a wake-up can start the next command.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let id = orch.push(Parent { n: 3 }).await.expect("push");
+    wait_for_status(h, id, CommandStatus::Succeeded, SOON).await;
+    let started = tokio::time::Instant::now();
+    wait_until(
+        std::time::Duration::from_secs(5),
+        "the child to run",
+        || async { (ledger.runs("child:31") == 1).then_some(()) },
+    )
+    .await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "the follow-up waited {:?}",
+        started.elapsed()
+    );
+    running.stop().await;
+}

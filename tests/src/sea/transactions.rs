@@ -73,3 +73,47 @@ pub async fn schedule_in_commits_with_the_transaction(h: &Harness<SeaBackend>) {
         [(kept, at)]
     );
 }
+
+/// A `push_in` wakes the idle engine of its process when the transaction commits a moment
+/// later, not at the next poll (the poll interval here is 30 s).
+pub async fn push_in_starts_when_the_transaction_commits(h: &Harness<SeaBackend>) {
+    let ledger = ledger();
+    let orch = h
+        .backend()
+        .orch_builder()
+        .state(ledger.clone())
+        .handler::<EchoCommand, _>(EchoHandler)
+        .poll_interval(std::time::Duration::from_secs(30))
+        .build()
+        .await
+        .expect("build");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let (orch, stop) = (orch.clone(), stop.clone());
+        async move { orch.run(stop).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let txn = orch.connection().begin().await.expect("begin");
+    let id = orch
+        .push_in(&txn, EchoCommand { n: 7 })
+        .await
+        .expect("push in");
+    // The wake-up comes now; the row is visible only after this pause.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    txn.commit().await.expect("commit");
+    let committed = tokio::time::Instant::now();
+    wait_for_status(
+        h,
+        id,
+        CommandStatus::Succeeded,
+        std::time::Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        committed.elapsed() < std::time::Duration::from_secs(3),
+        "the command waited {:?} after its commit",
+        committed.elapsed()
+    );
+    stop.cancel();
+    running.await.expect("engine task").expect("engine");
+}
