@@ -15,6 +15,10 @@ pub const DEFAULT_SQLITE_MAX_CONNECTIONS: u32 = 4;
 pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The default SQLite busy timeout: how long a writer waits for the write lock.
 pub const DEFAULT_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default limit on any one statement on orch's connections.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default limit on any one lock wait on orch's connections.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The longest suffix orch appends to the prefix (`command_errors_command`, an index name).
 const LONGEST_SUFFIX: usize = "command_errors_command".len();
@@ -47,6 +51,18 @@ pub struct SeaStoreConfig {
     /// Whether PostgreSQL inserts send a `NOTIFY` that wakes idle engines elsewhere.
     /// Defaults to true; turn off behind a transaction-mode connection pooler.
     pub notify: bool,
+    /// The longest any one statement may run on a connection orch opens, including your
+    /// own statements on [`SeaStore::connection`](crate::SeaStore::connection): PostgreSQL
+    /// `statement_timeout`, MariaDB `max_statement_time` (MySQL has no equivalent for
+    /// writes and keeps its own). `None` leaves the server's setting. Defaults to 5 min
+    /// ([`DEFAULT_STATEMENT_TIMEOUT`]), so a stalled statement fails instead of holding a
+    /// connection (and a lease's renewal) forever.
+    pub statement_timeout: Option<Duration>,
+    /// The longest any one lock wait may take on a connection orch opens: PostgreSQL
+    /// `lock_timeout`, MySQL/MariaDB `innodb_lock_wait_timeout` (whole seconds, at least 1),
+    /// SQLite's busy timeout. `None` leaves the server's setting (SQLite: 10 s). Defaults
+    /// to 30 s ([`DEFAULT_LOCK_TIMEOUT`]).
+    pub lock_timeout: Option<Duration>,
 }
 
 impl Default for SeaStoreConfig {
@@ -57,6 +73,8 @@ impl Default for SeaStoreConfig {
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
             migrate: true,
             notify: true,
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
+            lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
         }
     }
 }
@@ -94,6 +112,20 @@ impl SeaStoreConfig {
     #[must_use]
     pub fn with_notify(mut self, value: bool) -> Self {
         self.notify = value;
+        self
+    }
+
+    /// With `statement_timeout` set: the longest any one statement may run.
+    #[must_use]
+    pub fn with_statement_timeout(mut self, value: Option<Duration>) -> Self {
+        self.statement_timeout = value;
+        self
+    }
+
+    /// With `lock_timeout` set: the longest any one lock wait may take.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, value: Option<Duration>) -> Self {
+        self.lock_timeout = value;
         self
     }
 }

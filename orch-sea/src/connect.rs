@@ -55,12 +55,43 @@ pub(crate) async fn connect(
     }
     #[cfg(feature = "sqlite")]
     if sqlite {
-        options.map_sqlx_sqlite_opts(|opts| {
+        let busy = config.lock_timeout.unwrap_or(DEFAULT_SQLITE_BUSY_TIMEOUT);
+        options.map_sqlx_sqlite_opts(move |opts| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(DEFAULT_SQLITE_BUSY_TIMEOUT)
+                .busy_timeout(busy)
+        });
+    }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres") {
+        let settings = postgres_settings(config);
+        options.map_sqlx_postgres_opts(move |opts| opts.options(settings.clone()));
+    }
+    #[cfg(feature = "mysql")]
+    if url.starts_with("mysql") {
+        let statements = mysql_settings(config);
+        options.map_sqlx_mysql_pool_opts(move |pool| {
+            let statements = statements.clone();
+            pool.after_connect(move |conn, _| {
+                let statements = statements.clone();
+                Box::pin(async move {
+                    use sea_orm::sqlx::{self, AssertSqlSafe};
+                    for (statement, required) in statements {
+                        let done = sqlx::query(AssertSqlSafe(statement))
+                            .execute(&mut *conn)
+                            .await;
+                        // `max_statement_time` is MariaDB's; MySQL refuses it: skip it there.
+                        if let Err(error) = done
+                            && required
+                        {
+                            return Err(error);
+                        }
+                    }
+                    Ok(())
+                })
+            })
         });
     }
     // Instances opening one fresh SQLite file together race to switch it to WAL, which
@@ -86,6 +117,45 @@ pub(crate) async fn connect(
             }
         }
     }
+}
+
+/// PostgreSQL session settings sent at connect time (milliseconds).
+#[cfg(feature = "postgres")]
+fn postgres_settings(config: &SeaStoreConfig) -> Vec<(&'static str, String)> {
+    let mut settings = Vec::new();
+    if let Some(limit) = config.statement_timeout {
+        settings.push(("statement_timeout", limit.as_millis().max(1).to_string()));
+    }
+    if let Some(limit) = config.lock_timeout {
+        settings.push(("lock_timeout", limit.as_millis().max(1).to_string()));
+    }
+    settings
+}
+
+/// MySQL/MariaDB statements run on every new connection, each with whether it must
+/// succeed.
+#[cfg(feature = "mysql")]
+fn mysql_settings(config: &SeaStoreConfig) -> Vec<(String, bool)> {
+    let mut statements = Vec::new();
+    if let Some(limit) = config.lock_timeout {
+        statements.push((
+            format!(
+                "SET SESSION innodb_lock_wait_timeout = {}",
+                limit.as_secs().max(1)
+            ),
+            true,
+        ));
+    }
+    if let Some(limit) = config.statement_timeout {
+        statements.push((
+            format!(
+                "SET SESSION max_statement_time = {:.3}",
+                limit.as_secs_f64().max(0.001)
+            ),
+            false,
+        ));
+    }
+    statements
 }
 
 /// Whether a connection failed on SQLite's "database is locked" (busy, code 5).

@@ -40,8 +40,9 @@ mod tables;
 
 pub use backend::Backend;
 pub use config::{
-    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_SQLITE_BUSY_TIMEOUT,
-    DEFAULT_SQLITE_MAX_CONNECTIONS, DEFAULT_TABLE_PREFIX, SeaStoreConfig, validate_table_prefix,
+    DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_SQLITE_BUSY_TIMEOUT, DEFAULT_SQLITE_MAX_CONNECTIONS, DEFAULT_STATEMENT_TIMEOUT,
+    DEFAULT_TABLE_PREFIX, SeaStoreConfig, validate_table_prefix,
 };
 pub use conn::AnyConnection;
 pub use connect::redact;

@@ -131,6 +131,7 @@ macro_rules! server_suite {
             locks::lock_dies_with_its_connection,
             health::health_when_the_database_is_gone,
             partition::partitioned_engine_fences_itself,
+            timeouts::statements_and_lock_waits_are_bounded,
         );
     };
 }

@@ -11,6 +11,7 @@ pub mod locks;
 pub mod outbox;
 pub mod partition;
 pub mod schema;
+pub mod timeouts;
 pub mod transactions;
 
 use std::sync::Arc;
