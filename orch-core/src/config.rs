@@ -52,6 +52,8 @@ pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 pub const DEFAULT_MAX_ERROR_BYTES: usize = 8 * 1024;
 /// The default time running handlers get to finish after shutdown is requested.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The default largest handler output recorded.
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// Default time processed inbox entries are kept.
 pub const DEFAULT_INBOX_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The default most completions written in one transaction.
@@ -114,6 +116,11 @@ pub struct EngineConfig {
     pub max_payload_bytes: usize,
     /// Longest stored error message. Defaults to [`DEFAULT_MAX_ERROR_BYTES`] (8 KiB).
     pub max_error_bytes: usize,
+    /// Largest handler output recorded, in bytes (default 1 MiB): a larger one fails its
+    /// command for good (`fatal`) with the sizes named, instead of a statement the
+    /// database refuses. Results are also written in statements of at most 4 MiB of
+    /// outputs and follow-ups.
+    pub max_output_bytes: usize,
     /// Grace period for running handlers at shutdown. Defaults to
     /// [`DEFAULT_SHUTDOWN_GRACE`] (30 s).
     pub shutdown_grace: Duration,
@@ -149,6 +156,7 @@ impl Default for EngineConfig {
             retry_by_name: std::collections::HashMap::new(),
             max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
             max_error_bytes: DEFAULT_MAX_ERROR_BYTES,
+            max_output_bytes: DEFAULT_MAX_OUTPUT_BYTES,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_finish_batch: DEFAULT_MAX_FINISH_BATCH,
             outbox: crate::outbox::OutboxConfig::default(),
@@ -291,6 +299,13 @@ impl EngineConfig {
         self
     }
 
+    /// With `max_output_bytes` set: largest handler output recorded.
+    #[must_use]
+    pub fn with_max_output_bytes(mut self, value: usize) -> Self {
+        self.max_output_bytes = value;
+        self
+    }
+
     /// With `max_error_bytes` set: longest stored error message.
     #[must_use]
     pub fn with_max_error_bytes(mut self, value: usize) -> Self {
@@ -388,6 +403,12 @@ impl EngineConfig {
         if self.max_finish_batch == 0 {
             return Err(ConfigError::invalid(
                 "max_finish_batch",
+                "must be at least 1",
+            ));
+        }
+        if self.max_output_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "max_output_bytes",
                 "must be at least 1",
             ));
         }

@@ -453,3 +453,21 @@ impl Handler<BadChain> for BadChainHandler {
         Err(HandlerError::fatal("bad chain fails"))
     }
 }
+
+/// Returns a string of `kib` KiB.
+#[orch_command(retries = 2, output = String)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Sized {
+    /// The output's size in KiB.
+    pub kib: usize,
+}
+
+/// Runs [`Sized`].
+#[derive(Default)]
+pub struct SizedHandler;
+
+impl Handler<Sized> for SizedHandler {
+    async fn run(&self, cmd: Sized, _ctx: &Ctx) -> Result<String, HandlerError> {
+        Ok("x".repeat(cmd.kib * 1024))
+    }
+}

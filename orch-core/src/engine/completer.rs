@@ -16,6 +16,27 @@ use crate::store::Finish;
 /// leases have expired and the reaper will hand the commands out again.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
+/// Most bytes of outputs, errors and follow-up payloads written in one statement batch.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// The bytes a finish adds to its statement, roughly.
+fn weight(finish: &Finish) -> usize {
+    use crate::store::FinishOutcome;
+    let own = match &finish.outcome {
+        FinishOutcome::Succeeded { output } => output.len(),
+        FinishOutcome::Retry { failure, .. } | FinishOutcome::Dead { failure } => {
+            failure.message.len()
+        }
+        _ => 0,
+    };
+    own + 256
+        + finish
+            .follow_ups
+            .iter()
+            .map(|f| f.input.len() + 256)
+            .sum::<usize>()
+}
+
 pub(crate) async fn run<Tx: ?Sized + 'static>(
     shared: Arc<Shared<Tx>>,
     mut rx: UnboundedReceiver<Finish>,
@@ -23,7 +44,21 @@ pub(crate) async fn run<Tx: ?Sized + 'static>(
     let max = shared.config.max_finish_batch;
     let mut batch = Vec::with_capacity(max);
     while rx.recv_many(&mut batch, max).await > 0 {
-        flush(&shared, &batch).await;
+        // Bounded by bytes as well as rows, so large outputs never add up to a statement
+        // the database refuses (MariaDB's `max_allowed_packet` is 16 MiB by default).
+        let mut start = 0;
+        while start < batch.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < batch.len()
+                && (end == start || bytes + weight(&batch[end]) <= MAX_BATCH_BYTES)
+            {
+                bytes += weight(&batch[end]);
+                end += 1;
+            }
+            flush(&shared, &batch[start..end]).await;
+            start = end;
+        }
         for finish in batch.drain(..) {
             shared.inflight.remove(finish.id, finish.lease);
         }

@@ -67,6 +67,22 @@ pub(crate) async fn execute<Tx: ?Sized + 'static>(
         (reason, _) => Ended::Stopped(reason),
     };
     let finish = match ended {
+        Ended::Ran(RunOutcome::Succeeded { output, .. })
+            if output.len() > shared.config.max_output_bytes =>
+        {
+            Some(failed_attempt(
+                &shared,
+                Some(&entry),
+                &cmd,
+                FailureKind::Fatal,
+                format!(
+                    "output of `{}` is {} bytes, above the limit of {} bytes (raise `max_output_bytes` if this is intended)",
+                    cmd.name,
+                    output.len(),
+                    shared.config.max_output_bytes
+                ),
+            ))
+        }
         Ended::Ran(RunOutcome::Succeeded { output, follow_ups }) => {
             match shared.resolve_follow_ups(cmd.id, follow_ups) {
                 Ok(follow_ups) => Some(Finish {

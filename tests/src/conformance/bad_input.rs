@@ -151,3 +151,45 @@ pub async fn bad_push_options_are_refused<B: SuiteBackend>(h: &Harness<B>) {
     assert_eq!(rec.timeout, Duration::from_secs(365 * 24 * 3600));
     assert_eq!(rec.max_attempts, 100_001);
 }
+
+/// Outputs over `max_output_bytes` fail their command for good with the sizes named; many
+/// large outputs that together exceed what one statement may carry (MariaDB's 16 MiB
+/// packet) are all recorded, in statements bounded by bytes.
+pub async fn large_outputs_are_bounded<B: SuiteBackend>(h: &Harness<B>) {
+    use crate::commands::{Sized, SizedHandler};
+    let orch = h
+        .builder()
+        .handler::<Sized, _>(SizedHandler)
+        .concurrency(32)
+        .build()
+        .await
+        .expect("build");
+    let mut fine = Vec::new();
+    for _ in 0..20 {
+        fine.push(orch.push(Sized { kib: 900 }).await.expect("push"));
+    }
+    let too_big = orch.push(Sized { kib: 1100 }).await.expect("push");
+    let running = h.start(&orch);
+    for id in &fine {
+        let record = crate::wait::wait_for_status(h, *id, CommandStatus::Succeeded, SOON).await;
+        assert_eq!(
+            record.output.as_ref().map(String::len),
+            Some(900 * 1024 + 2),
+            "{:?} {:?}",
+            record
+                .output
+                .as_ref()
+                .map(|o| o.chars().take(20).collect::<String>()),
+            record.errors
+        );
+        assert_eq!(record.attempts, 1, "recorded the first time");
+    }
+    let dead = crate::wait::wait_for_status(h, too_big, CommandStatus::Dead, SOON).await;
+    assert_eq!(dead.attempts, 1, "not retried");
+    let error = dead.last_error.unwrap_or_default();
+    assert!(
+        error.contains("max_output_bytes") && error.contains("1048576"),
+        "{error}"
+    );
+    running.stop().await;
+}

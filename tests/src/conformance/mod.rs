@@ -65,6 +65,7 @@ macro_rules! conformance_suite {
             bad_input::oversized_payload_is_refused,
             bad_input::duplicate_names_fail_at_start,
             bad_input::bad_push_options_are_refused,
+            bad_input::large_outputs_are_bounded,
             shutdown::shutdown_releases_running_commands,
             concurrency::two_engines_ten_thousand_commands_exactly_once,
             locks::lock_excludes_and_tokens_increase,

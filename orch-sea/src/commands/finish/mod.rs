@@ -202,7 +202,16 @@ pub(crate) fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
         if i > 0 {
             sql.push(", ");
         }
-        sql.bind_typed(value, ty);
+        if alias && matches!(ty, SqlType::Text) && sql.backend() == crate::backend::Backend::MySql {
+            // A bare placeholder in a MariaDB derived table takes a column type too short
+            // for long values (outputs were cut to 4 KiB): make the first branch's text
+            // columns long text.
+            sql.push("CAST(")
+                .bind(value)
+                .push(" AS CHAR CHARACTER SET utf8mb4)");
+        } else {
+            sql.bind_typed(value, ty);
+        }
         if alias {
             sql.push(" AS ").push(name);
         }
