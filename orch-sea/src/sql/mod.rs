@@ -31,11 +31,6 @@ impl Sql {
         }
     }
 
-    /// The backend the statement is for.
-    pub(crate) fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// Appends SQL text.
     pub(crate) fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);

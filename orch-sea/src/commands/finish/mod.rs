@@ -185,8 +185,14 @@ fn fence(sql: &mut Sql, t: &str) {
 }
 
 /// Binds one row's values, comma-separated; with `alias`, each is named after its
-/// `v_*` column (MySQL's derived tables take their column names from the first branch).
-pub(crate) fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
+/// `v_*` column (MySQL's derived tables take their column names, and their types, from
+/// the first branch).
+///
+/// `widths` (MySQL's first branch) gives each text column's longest value in the whole
+/// statement: a bare placeholder there takes a column type sized when the statement is
+/// prepared, which cut longer values of later rows (outputs and errors were cut to 4 KiB),
+/// so the first branch casts its text columns to `CHAR(longest)`.
+pub(crate) fn bind_row(sql: &mut Sql, row: &Row, alias: bool, widths: Option<&TextWidths>) {
     let names = V_COLUMNS.split(", ");
     let values: [(sea_orm::Value, SqlType); 8] = [
         (row.id.into(), SqlType::Uuid),
@@ -202,19 +208,51 @@ pub(crate) fn bind_row(sql: &mut Sql, row: &Row, alias: bool) {
         if i > 0 {
             sql.push(", ");
         }
-        if alias && matches!(ty, SqlType::Text) && sql.backend() == crate::backend::Backend::MySql {
-            // A bare placeholder in a MariaDB derived table takes a column type too short
-            // for long values (outputs were cut to 4 KiB): make the first branch's text
-            // columns long text.
-            sql.push("CAST(")
-                .bind(value)
-                .push(" AS CHAR CHARACTER SET utf8mb4)");
-        } else {
-            sql.bind_typed(value, ty);
+        let width = widths.and_then(|w| match i {
+            2 => Some(w.status),
+            3 => Some(w.output),
+            6 => Some(w.error),
+            _ => None,
+        });
+        match width {
+            Some(width) => {
+                sql.push("CAST(").bind(value).push(&format!(
+                    " AS CHAR({}) CHARACTER SET utf8mb4)",
+                    width.max(1)
+                ));
+            }
+            None => {
+                sql.bind_typed(value, ty);
+            }
         }
         if alias {
             sql.push(" AS ").push(name);
         }
+    }
+}
+
+/// The longest value of each text column over a statement's rows, in bytes.
+pub(crate) struct TextWidths {
+    status: usize,
+    output: usize,
+    error: usize,
+}
+
+impl TextWidths {
+    pub(crate) fn of<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Self {
+        let mut widths = Self {
+            status: 1,
+            output: 1,
+            error: 1,
+        };
+        for row in rows {
+            widths.status = widths.status.max(row.status.as_str().len());
+            widths.output = widths
+                .output
+                .max(row.output.as_ref().map_or(0, String::len));
+            widths.error = widths.error.max(row.error.as_ref().map_or(0, String::len));
+        }
+        widths
     }
 }
 
@@ -293,7 +331,7 @@ async fn update_returning<C: ConnectionTrait>(
         sql.push(&format!("WITH v({V_COLUMNS}) AS (VALUES "));
         for (i, row) in rows.iter().enumerate() {
             sql.push(if i == 0 { "(" } else { ", (" });
-            bind_row(&mut sql, row, false);
+            bind_row(&mut sql, row, false, None);
             sql.push(")");
         }
         sql.push(") UPDATE ").push(t).push(" SET ");

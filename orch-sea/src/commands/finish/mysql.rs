@@ -8,7 +8,7 @@ use orch_core::store::StoreError;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
-use super::{Row, bind_row, set_list};
+use super::{Row, TextWidths, bind_row, set_list};
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
@@ -60,6 +60,7 @@ pub(super) async fn update<C: ConnectionTrait>(
     if hit.is_empty() {
         return Ok(matched);
     }
+    let widths = TextWidths::of(hit.iter().copied());
     let mut sql = Sql::new(backend);
     sql.push("UPDATE ").push(t).push(" AS c JOIN (");
     for (i, row) in hit.iter().enumerate() {
@@ -68,7 +69,7 @@ pub(super) async fn update<C: ConnectionTrait>(
         } else {
             " UNION ALL SELECT "
         });
-        bind_row(&mut sql, row, i == 0);
+        bind_row(&mut sql, row, i == 0, (i == 0).then_some(&widths));
     }
     sql.push(") AS v ON c.id = v.v_id SET ");
     set_list(&mut sql, "c.");
