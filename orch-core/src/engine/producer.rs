@@ -12,23 +12,9 @@ use tracing::{debug, warn};
 
 use super::executor::execute;
 use crate::id::LeaseToken;
-use crate::shared::Shared;
 use crate::shared::inflight::{Slot, lease_span};
+use crate::shared::{LOOK_AGAIN, Shared};
 use crate::store::{ClaimParams, Finish, FinishOutcome};
-
-/// Pauses between the extra looks after an in-process push found nothing (its
-/// transaction had not committed yet): about 200 ms in all.
-const LOOK_AGAIN: [Duration; 9] = [
-    Duration::from_millis(1),
-    Duration::from_millis(1),
-    Duration::from_millis(2),
-    Duration::from_millis(3),
-    Duration::from_millis(5),
-    Duration::from_millis(10),
-    Duration::from_millis(25),
-    Duration::from_millis(50),
-    Duration::from_millis(100),
-];
 
 pub(crate) struct Producer<Tx: ?Sized + 'static> {
     pub(crate) shared: Arc<Shared<Tx>>,

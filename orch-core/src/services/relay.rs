@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use super::Service;
 use crate::outbox::{MessageId, Outbox, OutboxMessage, OwnerToken, PublishError, Publisher};
-use crate::shared::Shared;
+use crate::shared::{LOOK_AGAIN, Shared};
 use crate::store::MessageFailure;
 
 /// Time between reaps of expired claims.
@@ -39,21 +39,6 @@ pub(crate) struct Relay<Tx: ?Sized + 'static> {
     /// The in-process enqueue count the last pass saw.
     seen_enqueues: u64,
 }
-
-/// Pauses between the extra looks after an in-process enqueue found nothing (its
-/// transaction had not committed yet): short at first, since most commits follow their
-/// enqueue within a millisecond or two; about 200 ms in all.
-const LOOK_AGAIN: [Duration; 9] = [
-    Duration::from_millis(1),
-    Duration::from_millis(1),
-    Duration::from_millis(2),
-    Duration::from_millis(3),
-    Duration::from_millis(5),
-    Duration::from_millis(10),
-    Duration::from_millis(25),
-    Duration::from_millis(50),
-    Duration::from_millis(100),
-];
 
 impl<Tx: ?Sized + 'static> Relay<Tx> {
     pub(crate) fn new(shared: Arc<Shared<Tx>>, publisher: Arc<dyn Publisher>) -> Self {

@@ -21,6 +21,21 @@ use crate::store::{
 };
 use inflight::{InFlight, StopReason};
 
+/// Pauses between the extra looks a producer or relay takes after an in-process push or
+/// enqueue found nothing (its transaction had not committed yet): short at first, since
+/// most commits follow within a millisecond or two; about 200 ms in all, then the poll.
+pub(crate) const LOOK_AGAIN: [Duration; 9] = [
+    Duration::from_millis(1),
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(3),
+    Duration::from_millis(5),
+    Duration::from_millis(10),
+    Duration::from_millis(25),
+    Duration::from_millis(50),
+    Duration::from_millis(100),
+];
+
 /// The store, registry, settings and running attempts of one orch handle.
 pub(crate) struct Shared<Tx: ?Sized + 'static> {
     pub(crate) store: Arc<dyn Store<Tx = Tx>>,
