@@ -12,9 +12,7 @@ mod settle;
 use std::time::Duration;
 
 use orch_core::outbox::{MessageFilter, MessageId, OutboxMessage, OutboxStats, OwnerToken};
-use orch_core::store::{
-    EnqueueOutcome, MessageFailure, NewMessage, OutboxStore, StoreError, StoreFuture,
-};
+use orch_core::store::{EnqueueOutcome, MessageFailure, NewMessage, OutboxStore, StoreFuture};
 
 use crate::conn::{AnyConnection, Dyn};
 use crate::error::db_error;
@@ -111,5 +109,3 @@ fn fenced(sql: &mut crate::sql::Sql, owner: OwnerToken) {
 fn message_id(id: MessageId) -> sea_orm::Value {
     sea_orm::Value::from(id.as_uuid())
 }
-
-fn _assert_error_type(_: StoreError) {}
