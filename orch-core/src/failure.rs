@@ -22,6 +22,10 @@ pub enum FailureKind {
     /// The worker holding the lease stopped renewing it (crashed or cut off) and the
     /// reaper took the command back.
     LeaseExpired,
+    /// The database refused to record the attempt's result (a value a column, constraint
+    /// or trigger does not accept, or a statement over the server's size limit): no retry,
+    /// since the same result would be refused again. The message names the cause.
+    Refused,
 }
 
 impl FailureKind {
@@ -34,6 +38,7 @@ impl FailureKind {
             Self::Panicked => "panicked",
             Self::Decode => "decode",
             Self::LeaseExpired => "lease_expired",
+            Self::Refused => "refused",
         }
     }
 
@@ -45,13 +50,14 @@ impl FailureKind {
             "panicked" => Self::Panicked,
             "decode" => Self::Decode,
             "lease_expired" => Self::LeaseExpired,
+            "refused" => Self::Refused,
             _ => Self::Error,
         }
     }
 
     /// Whether an attempt that failed this way may be retried at all.
     pub const fn is_retryable(self) -> bool {
-        !matches!(self, Self::Fatal | Self::Decode)
+        !matches!(self, Self::Fatal | Self::Decode | Self::Refused)
     }
 }
 

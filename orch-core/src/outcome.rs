@@ -41,6 +41,34 @@ pub(crate) fn failed_attempt<Tx: ?Sized + 'static>(
     }
 }
 
+/// The message of an attempt whose lease expired (recorded by the reaper).
+pub(crate) const LEASE_EXPIRED: &str =
+    "lease expired: the worker holding it stopped renewing it (crashed, hung or cut off)";
+
+/// The finish of a command claimed after its attempts were used up: an engine without its
+/// handler took back its last attempt (see [`failed_attempt`]) and left the dead
+/// transition, with the `on_failure` follow-ups only the command type can compute, to an
+/// engine that has it. The handler does not run; this claim's attempt is not counted.
+pub(crate) fn exhausted<Tx: ?Sized + 'static>(
+    shared: &Shared<Tx>,
+    entry: &Entry,
+    cmd: &ClaimedCommand,
+) -> Finish {
+    let failure = Failure {
+        kind: FailureKind::LeaseExpired,
+        message: LEASE_EXPIRED.to_owned(),
+        attempt: cmd.max_attempts,
+    };
+    debug!(command.id = %cmd.id, command.name = %cmd.name, "recording a command whose attempts were used up as dead");
+    let follow_ups = dead_follow_ups(shared, entry, cmd, &failure);
+    Finish {
+        id: cmd.id,
+        lease: cmd.lease,
+        outcome: FinishOutcome::Exhausted { failure },
+        follow_ups,
+    }
+}
+
 fn dead_follow_ups<Tx: ?Sized + 'static>(
     shared: &Shared<Tx>,
     entry: &Entry,

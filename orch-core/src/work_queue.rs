@@ -85,7 +85,35 @@ impl<Tx: ?Sized + 'static> CommandQueue<Tx> {
             lease_ttl: lease,
             lease_buffer: Duration::ZERO,
         };
-        Ok(self.shared.commands().claim(&params).await?)
+        let (spent, claimed): (Vec<_>, Vec<_>) = self
+            .shared
+            .commands()
+            .claim(&params)
+            .await?
+            .into_iter()
+            .partition(|cmd| cmd.attempt > cmd.max_attempts);
+        // Commands whose last attempt a reaper without their type took back: dead now
+        // (with `on_failure` follow-ups when this process has the type), not handed out.
+        let spent: Vec<Finish> = spent
+            .iter()
+            .map(|cmd| match self.shared.registry.entry(&cmd.name) {
+                Some(entry) => crate::outcome::exhausted(&self.shared, entry, cmd),
+                None => Finish {
+                    id: cmd.id,
+                    lease: cmd.lease,
+                    outcome: FinishOutcome::Exhausted {
+                        failure: crate::failure::Failure {
+                            kind: FailureKind::LeaseExpired,
+                            message: crate::outcome::LEASE_EXPIRED.to_owned(),
+                            attempt: cmd.max_attempts,
+                        },
+                    },
+                    follow_ups: Vec::new(),
+                },
+            })
+            .collect();
+        self.settle(spent).await?;
+        Ok(claimed)
     }
 
     async fn settle(&self, batch: Vec<Finish>) -> Result<u64> {

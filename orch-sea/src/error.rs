@@ -5,19 +5,39 @@ use orch_core::store::{StoreError, StoreErrorKind};
 use sea_orm::{DbErr, RuntimeErr};
 
 /// PostgreSQL SQLSTATEs worth retrying: serialization failure, deadlock, admin shutdown,
-/// read-only transaction (a demoted primary).
-const PG_RETRYABLE: [&str; 4] = ["40001", "40P01", "57P01", "25006"];
-/// MySQL/MariaDB error numbers worth retrying at once: deadlock, lock wait timeout. (The
-/// driver's `code()` is the SQLSTATE, `HY000` for a lock wait timeout, so the number is read
-/// from the MySQL error itself.)
+/// read-only transaction (a demoted primary), statement canceled (`statement_timeout`), lock
+/// not available (`lock_timeout`).
+const PG_RETRYABLE: [&str; 6] = ["40001", "40P01", "57P01", "25006", "57014", "55P03"];
+/// PostgreSQL SQLSTATE classes and codes of a statement refused for what it held: data
+/// exceptions (`22…`: a byte sequence, number or length a column does not take), integrity
+/// constraints (`23…`), an exception raised by a trigger or function (`P0001`), a program
+/// limit (`54…`: a value too large for an index row, say).
+const PG_REJECTED_CLASSES: [&str; 3] = ["22", "23", "54"];
+const PG_REJECTED: [&str; 1] = ["P0001"];
+/// MySQL/MariaDB error numbers worth retrying at once: deadlock, lock wait timeout, statement
+/// over `max_statement_time` (MariaDB 1969, MySQL 3024). (The driver's `code()` is the
+/// SQLSTATE, `HY000` for a lock wait timeout, so the number is read from the MySQL error
+/// itself.)
 #[cfg(feature = "mysql")]
-const MYSQL_RETRYABLE: [u16; 2] = [1213, 1205];
+const MYSQL_RETRYABLE: [u16; 4] = [1213, 1205, 1969, 3024];
+/// MySQL/MariaDB error numbers of a statement refused for what it held: a column cannot be
+/// null (1048), duplicate key (1062), row too large (1118), packet over
+/// `max_allowed_packet` (1153), result over it (1301), out-of-range value (1264, 1690),
+/// incorrect value (1292, 1366), data too long (1406), a trigger's `SIGNAL` (1644), a
+/// check constraint (3819, 4025).
+#[cfg(feature = "mysql")]
+const MYSQL_REJECTED: [u16; 13] = [
+    1048, 1062, 1118, 1153, 1301, 1264, 1690, 1292, 1366, 1406, 1644, 3819, 4025,
+];
 /// MySQL/MariaDB error numbers of a connection that went away mid-statement.
 #[cfg(feature = "mysql")]
 const MYSQL_CONNECTION: [u16; 2] = [2006, 2013];
 /// SQLite result codes worth retrying: busy, locked (primary codes; extended ones share the
 /// low byte).
 const SQLITE_RETRYABLE: [&str; 2] = ["5", "6"];
+/// SQLite result codes of a statement refused for what it held: too big (18), a constraint
+/// or a trigger's `RAISE` (19), a datatype mismatch (20).
+const SQLITE_REJECTED: [&str; 3] = ["18", "19", "20"];
 
 /// Wraps a database error raised while doing `what`.
 pub(crate) fn db_error(what: &str, error: DbErr) -> StoreError {
@@ -50,6 +70,8 @@ fn classify_sqlx(error: &sea_orm::sqlx::Error) -> StoreErrorKind {
                     StoreErrorKind::Conflict
                 } else if MYSQL_CONNECTION.contains(&number) {
                     StoreErrorKind::Connection
+                } else if MYSQL_REJECTED.contains(&number) {
+                    StoreErrorKind::Rejected
                 } else {
                     StoreErrorKind::Query
                 };
@@ -62,10 +84,28 @@ fn classify_sqlx(error: &sea_orm::sqlx::Error) -> StoreErrorKind {
                 .parse::<u32>()
                 .map(|n| (n & 0xff).to_string())
                 .unwrap_or_default();
-            if PG_RETRYABLE.contains(&code.as_str())
-                || SQLITE_RETRYABLE.contains(&low_byte.as_str())
-            {
+            #[cfg(feature = "postgres")]
+            let postgres = db
+                .try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+                .is_some();
+            #[cfg(not(feature = "postgres"))]
+            let postgres = false;
+            if postgres {
+                if PG_RETRYABLE.contains(&code.as_str()) {
+                    StoreErrorKind::Conflict
+                } else if PG_REJECTED.contains(&code.as_str())
+                    || PG_REJECTED_CLASSES
+                        .iter()
+                        .any(|class| code.starts_with(class))
+                {
+                    StoreErrorKind::Rejected
+                } else {
+                    StoreErrorKind::Query
+                }
+            } else if SQLITE_RETRYABLE.contains(&low_byte.as_str()) {
                 StoreErrorKind::Conflict
+            } else if SQLITE_REJECTED.contains(&low_byte.as_str()) {
+                StoreErrorKind::Rejected
             } else {
                 StoreErrorKind::Query
             }

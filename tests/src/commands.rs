@@ -471,3 +471,38 @@ impl Handler<Sized> for SizedHandler {
         Ok("x".repeat(cmd.kib * 1024))
     }
 }
+
+/// Returns its text as its output, or fails with it as the error message; on its final
+/// failure enqueues a [`Notice`] naming the text and the failure's kind. Counts runs by
+/// text.
+#[orch_command(retries = 1, output = String)]
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Say {
+    /// The output, or the error message.
+    pub text: String,
+    /// Fail (retryably) instead of succeeding.
+    pub fail: bool,
+}
+
+impl Chain for Say {
+    fn on_failure(&self, failure: &Failure) -> FollowUps {
+        FollowUps::one(Notice {
+            what: format!("{}:{}", self.text.replace('\0', ""), failure.kind),
+        })
+    }
+}
+
+/// Runs [`Say`].
+#[derive(Default)]
+pub struct SayHandler;
+
+impl Handler<Say> for SayHandler {
+    async fn run(&self, cmd: Say, ctx: &Ctx) -> Result<String, HandlerError> {
+        ctx.state::<Arc<Ledger>>()?.run(cmd.text.clone());
+        if cmd.fail {
+            Err(HandlerError::retryable(cmd.text))
+        } else {
+            Ok(cmd.text)
+        }
+    }
+}

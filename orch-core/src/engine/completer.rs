@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tracing::{debug, info, warn};
 
 use crate::shared::Shared;
+use crate::shared::record::{self, Transition};
 use crate::store::Finish;
 
 /// How long a batch is retried through database errors before it is given up; by then the
@@ -37,13 +39,29 @@ fn weight(finish: &Finish) -> usize {
             .sum::<usize>()
 }
 
+/// A finished attempt on its way to the database, with the share of the engine's capacity
+/// it holds until its result is written.
+pub(crate) struct Done {
+    pub(crate) finish: Finish,
+    /// Returned once the result is written (or given up), so results waiting for a slow
+    /// database are bounded: the producer claims nothing while they use up the capacity.
+    pub(crate) unwritten: Option<OwnedSemaphorePermit>,
+}
+
 pub(crate) async fn run<Tx: ?Sized + 'static>(
     shared: Arc<Shared<Tx>>,
-    mut rx: UnboundedReceiver<Finish>,
+    mut rx: UnboundedReceiver<Done>,
+    written: Arc<Notify>,
 ) {
     let max = shared.config.max_finish_batch;
+    let mut received = Vec::with_capacity(max);
     let mut batch = Vec::with_capacity(max);
-    while rx.recv_many(&mut batch, max).await > 0 {
+    let mut permits = Vec::with_capacity(max);
+    while rx.recv_many(&mut received, max).await > 0 {
+        for done in received.drain(..) {
+            batch.push(done.finish);
+            permits.push(done.unwritten);
+        }
         // Bounded by bytes as well as rows, so large outputs never add up to a statement
         // the database refuses (MariaDB's `max_allowed_packet` is 16 MiB by default).
         let mut start = 0;
@@ -62,20 +80,25 @@ pub(crate) async fn run<Tx: ?Sized + 'static>(
         for finish in batch.drain(..) {
             shared.inflight.remove(finish.id, finish.lease);
         }
+        permits.clear();
+        written.notify_one();
     }
 }
 
-/// Writes one batch, retrying transient errors with backoff.
+/// Writes one batch, retrying transient errors with backoff; rows the database refuses are
+/// isolated and recorded as `refused` attempts (see [`crate::shared::record`]).
 pub(crate) async fn flush<Tx: ?Sized + 'static>(shared: &Shared<Tx>, batch: &[Finish]) {
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(50);
     let mut retried = false;
+    let lookup = |id, lease| shared.inflight.claimed(id, lease);
     loop {
-        match shared.commands().finish(batch).await {
-            Ok(applied) => {
+        match record::write(shared, batch, Transition::Finish, &lookup).await {
+            Ok(written) => {
+                let applied = written.applied;
                 let lost = applied.iter().filter(|ok| !**ok).count();
                 for (finish, ok) in batch.iter().zip(&applied) {
-                    if *ok {
+                    if *ok || written.unmovable.contains(&finish.id) {
                         continue;
                     }
                     if retried {
@@ -85,13 +108,19 @@ pub(crate) async fn flush<Tx: ?Sized + 'static>(shared: &Shared<Tx>, batch: &[Fi
                         warn!(command.id = %finish.id, "lease lost before the result was recorded; result discarded");
                     }
                 }
-                debug!(written = batch.len() - lost, lost, "finish batch");
+                debug!(
+                    written = batch.len() - lost,
+                    lost,
+                    refused = written.refused,
+                    "finish batch"
+                );
                 // Follow-ups committed with their parent are due now: engines in this
                 // process look at once instead of at their next poll.
-                if batch
-                    .iter()
-                    .zip(&applied)
-                    .any(|(finish, ok)| *ok && !finish.follow_ups.is_empty())
+                if written.refused > 0
+                    || batch
+                        .iter()
+                        .zip(&applied)
+                        .any(|(finish, ok)| *ok && !finish.follow_ups.is_empty())
                 {
                     shared.wake.notify_one();
                 }

@@ -5,12 +5,14 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc::UnboundedSender;
 use tracing::{debug, warn};
 
+use super::completer::Done;
 use crate::context::Ctx;
 use crate::failure::FailureKind;
-use crate::outcome::failed_attempt;
+use crate::outcome::{exhausted, failed_attempt};
 use crate::registry::{Entry, RunOutcome};
 use crate::shared::Shared;
 use crate::shared::inflight::{Slot, StopReason};
@@ -29,8 +31,17 @@ pub(crate) async fn execute<Tx: ?Sized + 'static>(
     entry: Entry,
     cmd: Arc<ClaimedCommand>,
     slot: Slot,
-    done: UnboundedSender<Finish>,
+    done: UnboundedSender<Done>,
+    unwritten: OwnedSemaphorePermit,
 ) {
+    if cmd.attempt > cmd.max_attempts {
+        let finish = exhausted(&shared, &entry, &cmd);
+        let _ = done.send(Done {
+            finish,
+            unwritten: Some(unwritten),
+        });
+        return;
+    }
     let ctx = Ctx {
         id: cmd.id,
         name: entry.command.name(),
@@ -116,7 +127,12 @@ pub(crate) async fn execute<Tx: ?Sized + 'static>(
         }
     };
     if let Some(finish) = finish
-        && done.send(finish).is_err()
+        && done
+            .send(Done {
+                finish,
+                unwritten: Some(unwritten),
+            })
+            .is_err()
     {
         warn!(command.id = %cmd.id, "completer is gone; the lease will expire and be reaped");
     }

@@ -50,6 +50,11 @@ use crate::shared::Shared;
 use crate::shared::inflight::StopReason;
 use crate::store::Store;
 
+/// Claimed commands whose results are not written yet, per unit of `concurrency`: the
+/// running ones plus as many finished ones waiting for the database. A database that
+/// stops taking results therefore stops claims instead of growing memory.
+const UNWRITTEN_PER_SLOT: usize = 2;
+
 /// How long handlers get to return after their tokens fire at the end of the grace period.
 const ABANDON_AFTER: Duration = Duration::from_secs(5);
 
@@ -270,14 +275,16 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
         ));
 
         let (done_tx, done_rx) = tokio::sync::mpsc::unbounded_channel();
+        // Woken when a handler returns and when results are written: either frees capacity.
+        let slot_freed = Arc::new(Notify::new());
         // If the completer dies (a panic in a driver, say), results could no longer be
         // recorded: stop claiming at once and report it, rather than run commands whose
         // outcomes are thrown away.
         let failed = CancellationToken::new();
         let completer = tokio::spawn({
-            let (shared, failed) = (shared.clone(), failed.clone());
+            let (shared, failed, written) = (shared.clone(), failed.clone(), slot_freed.clone());
             async move {
-                let outcome = AssertUnwindSafe(completer::run(shared, done_rx))
+                let outcome = AssertUnwindSafe(completer::run(shared, done_rx, written))
                     .catch_unwind()
                     .await;
                 if outcome.is_err() {
@@ -302,7 +309,10 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
         let producer = producer::Producer {
             shared: shared.clone(),
             slots: Arc::new(Semaphore::new(shared.config.concurrency)),
-            slot_freed: Arc::new(Notify::new()),
+            unwritten: Arc::new(Semaphore::new(
+                shared.config.concurrency.saturating_mul(UNWRITTEN_PER_SLOT),
+            )),
+            slot_freed,
             tasks: tasks.clone(),
             done: done_tx,
         };

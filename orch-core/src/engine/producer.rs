@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+use super::completer::Done;
 use super::executor::execute;
 use crate::id::LeaseToken;
 use crate::shared::inflight::{Slot, lease_span};
@@ -18,10 +19,15 @@ use crate::store::{ClaimParams, Finish, FinishOutcome};
 
 pub(crate) struct Producer<Tx: ?Sized + 'static> {
     pub(crate) shared: Arc<Shared<Tx>>,
+    /// Handlers running at once.
     pub(crate) slots: Arc<Semaphore>,
+    /// Claimed commands whose results are not written yet (running or waiting for the
+    /// completer).
+    pub(crate) unwritten: Arc<Semaphore>,
+    /// Woken when either frees up.
     pub(crate) slot_freed: Arc<Notify>,
     pub(crate) tasks: TaskTracker,
-    pub(crate) done: UnboundedSender<Finish>,
+    pub(crate) done: UnboundedSender<Done>,
 }
 
 impl<Tx: ?Sized + 'static> Producer<Tx> {
@@ -50,7 +56,10 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
                 stop.cancelled().await;
                 break;
             }
-            let free = self.slots.available_permits();
+            let free = self
+                .slots
+                .available_permits()
+                .min(self.unwritten.available_permits());
             if free < threshold {
                 tokio::select! {
                     () = stop.cancelled() => break,
@@ -117,15 +126,19 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
         let config = &self.shared.config;
         // Neither can happen (claims filter on registered names and are sized to free
         // slots), but if one did, the command goes back untouched.
-        let (Some(entry), Ok(permit)) = (
+        let (Some(entry), Ok(permit), Ok(unwritten)) = (
             self.shared.registry.entry(&cmd.name).cloned(),
             self.slots.clone().try_acquire_owned(),
+            self.unwritten.clone().try_acquire_owned(),
         ) else {
-            let _ = self.done.send(Finish {
-                id: cmd.id,
-                lease: cmd.lease,
-                outcome: FinishOutcome::Release,
-                follow_ups: Vec::new(),
+            let _ = self.done.send(Done {
+                finish: Finish {
+                    id: cmd.id,
+                    lease: cmd.lease,
+                    outcome: FinishOutcome::Release,
+                    follow_ups: Vec::new(),
+                },
+                unwritten: None,
             });
             return;
         };
@@ -147,7 +160,7 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
         let done = self.done.clone();
         let slot_freed = self.slot_freed.clone();
         self.tasks.spawn(async move {
-            execute(shared, entry, cmd, slot, done).await;
+            execute(shared, entry, cmd, slot, done, unwritten).await;
             drop(permit);
             slot_freed.notify_one();
         });

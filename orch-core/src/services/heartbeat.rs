@@ -12,6 +12,7 @@ use crate::failure::FailureKind;
 use crate::outcome::failed_attempt;
 use crate::shared::Shared;
 use crate::shared::inflight::{Slot, StopReason, lease_span};
+use crate::shared::record::{self, Transition};
 use crate::store::LeaseRenewal;
 
 /// The heartbeat service of one engine.
@@ -104,7 +105,13 @@ async fn record_overruns<Tx: ?Sized + 'static>(
             )
         })
         .collect();
-    shared.commands().finish(&finishes).await?;
+    let lookup = |id, lease| {
+        overrun
+            .iter()
+            .find(|(i, slot)| *i == id && slot.lease == lease)
+            .map(|(_, slot)| slot.claimed.clone())
+    };
+    record::write(shared, &finishes, Transition::Finish, &lookup).await?;
     for (id, slot) in overrun {
         shared
             .inflight

@@ -15,15 +15,14 @@ use tracing::{debug, info};
 
 use super::Service;
 use crate::failure::FailureKind;
-use crate::outcome::failed_attempt;
+use crate::id::CommandId;
+use crate::outcome::{LEASE_EXPIRED, failed_attempt};
 use crate::shared::Shared;
-use crate::store::Finish;
+use crate::shared::record::{self, Transition};
+use crate::store::{ClaimedCommand, Finish, FinishOutcome};
 
 /// Most expired commands recovered per statement.
 const BATCH: u32 = 100;
-
-const MESSAGE: &str =
-    "lease expired: the worker holding it stopped renewing it (crashed, hung or cut off)";
 
 /// The reaper service.
 pub(crate) struct Reaper<Tx: ?Sized + 'static> {
@@ -72,11 +71,25 @@ impl<Tx: ?Sized + 'static> Service for Reaper<Tx> {
     }
 }
 
+/// Most rows the reaper remembers as unmovable (refused by the database in every form);
+/// past this, the oldest are tried again.
+const MAX_UNMOVABLE: usize = 1_000;
+
 /// Recovers every expired lease; returns how many commands were recovered.
+///
+/// Rows the database refuses to change in any form are remembered (on `shared`) and left
+/// out of later searches, so they never stop the recovery of the rows behind them.
 pub(crate) async fn reap<Tx: ?Sized + 'static>(shared: &Shared<Tx>) -> crate::Result<usize> {
     let mut total = 0;
     loop {
-        let expired = shared.commands().find_expired(BATCH).await?;
+        let skip: Vec<CommandId> = shared.unmovable().iter().copied().collect();
+        let expired: Vec<Arc<ClaimedCommand>> = shared
+            .commands()
+            .find_expired(BATCH, &skip)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
         let full = expired.len() == BATCH as usize;
         if expired.is_empty() {
             return Ok(total);
@@ -85,18 +98,50 @@ pub(crate) async fn reap<Tx: ?Sized + 'static>(shared: &Shared<Tx>) -> crate::Re
             .iter()
             .map(|cmd| {
                 let entry = shared.registry.entry(&cmd.name);
-                failed_attempt(
+                let finish = failed_attempt(
                     shared,
                     entry,
                     cmd,
                     FailureKind::LeaseExpired,
-                    MESSAGE.to_owned(),
-                )
+                    LEASE_EXPIRED.to_owned(),
+                );
+                match finish.outcome {
+                    // Only the command type knows its `on_failure` follow-ups, and this
+                    // process does not have it: back to pending at once, for an engine
+                    // that serves the name to record it dead with its follow-ups
+                    // (`outcome::exhausted`) instead of running it again.
+                    FinishOutcome::Dead { failure } if entry.is_none() => Finish {
+                        outcome: FinishOutcome::Retry {
+                            failure,
+                            delay: Duration::ZERO,
+                        },
+                        ..finish
+                    },
+                    _ => finish,
+                }
             })
             .collect();
-        let applied = shared.commands().rescue_expired(&batch).await?;
-        let n = applied.into_iter().filter(|ok| *ok).count();
-        debug!(found = batch.len(), recovered = n, "reaper batch");
+        let lookup = |id, lease| {
+            expired
+                .iter()
+                .find(|cmd| cmd.id == id && cmd.lease == lease)
+                .cloned()
+        };
+        let written = record::write(shared, &batch, Transition::Rescue, &lookup).await?;
+        if !written.unmovable.is_empty() {
+            let mut unmovable = shared.unmovable();
+            if unmovable.len() + written.unmovable.len() > MAX_UNMOVABLE {
+                unmovable.clear();
+            }
+            unmovable.extend(written.unmovable);
+        }
+        let n = written.applied.into_iter().filter(|ok| *ok).count();
+        debug!(
+            found = batch.len(),
+            recovered = n,
+            refused = written.refused,
+            "reaper batch"
+        );
         total += n;
         if !full {
             return Ok(total);

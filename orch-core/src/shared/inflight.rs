@@ -159,6 +159,17 @@ impl InFlight {
         fenced
     }
 
+    /// The claimed command of the attempt of `id` under `lease`, while it is here.
+    pub(crate) fn claimed(
+        &self,
+        id: CommandId,
+        lease: LeaseToken,
+    ) -> Option<Arc<crate::store::ClaimedCommand>> {
+        self.lock()
+            .get(&(id, lease))
+            .map(|slot| slot.claimed.clone())
+    }
+
     /// Every running attempt as `(id, slot)`.
     pub(crate) fn snapshot(&self) -> Vec<(CommandId, Slot)> {
         self.lock()

@@ -1,6 +1,7 @@
 //! The state the client, the engine and every background service share.
 
 pub(crate) mod inflight;
+pub(crate) mod record;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +58,9 @@ pub(crate) struct Shared<Tx: ?Sized + 'static> {
     pub(crate) board: Arc<ServiceBoard>,
     /// Where the leader's relay delivers outbox messages; no relay runs without one.
     pub(crate) publisher: Option<Arc<dyn Publisher>>,
+    /// Rows the reaper found the database refuses to change in any form: left out of its
+    /// searches so they never hold back the rows behind them.
+    unmovable: std::sync::Mutex<std::collections::HashSet<CommandId>>,
     /// Woken by in-process enqueues, so the relay looks at once.
     pub(crate) outbox_wake: Arc<Notify>,
     /// Counts in-process enqueues, so the relay can tell a wake-up whose transaction has
@@ -83,11 +87,22 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
             inflight: InFlight::default(),
             worker: WorkerId::new(),
             leading: AtomicBool::new(false),
+            unmovable: std::sync::Mutex::default(),
             board: Arc::default(),
             publisher,
             outbox_wake: Arc::new(Notify::new()),
             outbox_enqueues: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// The rows the reaper leaves out of its searches (see the field).
+    pub(crate) fn unmovable(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<CommandId>> {
+        // Every use is a single read or extend: a poisoned lock is safe to keep using.
+        self.unmovable
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn set_leading(&self, leading: bool) {
@@ -142,6 +157,10 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
         }
         let timeout = push.timeout.unwrap_or(self.config.default_timeout);
         check_limits(new.name, &push, timeout)?;
+        // Stored in whole milliseconds: a finer timeout is rounded up, never cut short.
+        let timeout = std::time::Duration::from_millis(
+            u64::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX),
+        );
         let retries = push.retries.unwrap_or(self.config.default_retries);
         Ok(InsertCommand {
             id: new.id,
@@ -173,8 +192,12 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
             .collect()
     }
 
-    /// Cuts an error message to the configured limit at a character boundary.
+    /// Cuts an error message to the configured limit at a character boundary, and replaces
+    /// NUL characters (PostgreSQL text cannot hold them) with U+FFFD.
     pub(crate) fn truncate_error(&self, mut message: String) -> String {
+        if message.contains('\0') {
+            message = message.replace('\0', "\u{FFFD}");
+        }
         let limit = self.config.max_error_bytes;
         if message.len() > limit {
             let mut cut = limit.saturating_sub(3);

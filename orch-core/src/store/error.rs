@@ -14,6 +14,10 @@ pub enum StoreErrorKind {
     Conflict,
     /// A row held data the store could not read back.
     Corrupt,
+    /// The database refused the statement for what it held: a value a column, a constraint
+    /// or a trigger does not accept, or a statement over the server's size limit. Retrying
+    /// the same rows fails again; other rows may succeed.
+    Rejected,
     /// Any other statement failure.
     Query,
 }

@@ -23,7 +23,7 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Pushed>> {
         let i = self.inner();
         Box::pin(async move {
-            if commands.len() <= insert::CHUNK {
+            if insert::chunks(commands).len() <= 1 {
                 // One statement: atomic on its own.
                 return insert::insert(&i.db, i.backend, &i.tables, self.notify(), commands).await;
             }
@@ -62,9 +62,13 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
         Box::pin(renew::renew(&i.db, i.backend, &i.tables, leases))
     }
 
-    fn find_expired(&self, limit: u32) -> StoreFuture<'_, Vec<ClaimedCommand>> {
+    fn find_expired<'a>(
+        &'a self,
+        limit: u32,
+        skip: &'a [CommandId],
+    ) -> StoreFuture<'a, Vec<ClaimedCommand>> {
         let i = self.inner();
-        Box::pin(read::expired(&i.db, i.backend, &i.tables, limit))
+        Box::pin(read::expired(&i.db, i.backend, &i.tables, limit, skip))
     }
 
     fn rescue_expired<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use orch_core::store::{AttemptError, ClaimedCommand, CommandRecord, ListFilter, StoreError};
 use orch_core::{CommandId, CommandStatus, FailureKind, LeaseToken};
 use sea_orm::{ConnectionTrait, QueryResult};
+use tracing::warn;
 
 use crate::backend::Backend;
 use crate::error::{corrupt, db_error};
@@ -43,7 +44,7 @@ pub(crate) async fn get<C: ConnectionTrait>(
     else {
         return Ok(None);
     };
-    let mut record = record(&row)?;
+    let mut record = record(&row).map_err(|e| corrupt(&format!("read command {id}"), e))?;
     record.errors = errors(conn, backend, tables, id).await?;
     Ok(Some(record))
 }
@@ -72,7 +73,22 @@ pub(crate) async fn list<C: ConnectionTrait>(
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error("list commands", e))?;
-    rows.iter().map(record).collect()
+    Ok(readable(&rows, "list commands"))
+}
+
+/// Decodes each row, leaving out (and logging, with its id when that much can be read)
+/// every row that cannot be read, so one bad row never hides the others.
+fn readable(rows: &[QueryResult], what: &str) -> Vec<CommandRecord> {
+    rows.iter()
+        .filter_map(|row| match record(row) {
+            Ok(record) => Some(record),
+            Err(error) => {
+                let id = uuid_col(row, 0, WHAT).ok();
+                warn!(command.id = ?id, %error, "{what}: left out a row that cannot be read");
+                None
+            }
+        })
+        .collect()
 }
 
 fn opt_time(row: &QueryResult, index: usize) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -95,7 +111,7 @@ pub(crate) async fn list_unstarted<C: ConnectionTrait>(
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error("list commands not yet started", e))?;
-    rows.iter().map(record).collect()
+    Ok(readable(&rows, "list commands not yet started"))
 }
 
 pub(crate) fn record(row: &QueryResult) -> Result<CommandRecord, StoreError> {
@@ -160,33 +176,49 @@ pub(crate) async fn expired<C: ConnectionTrait>(
     backend: Backend,
     tables: &Tables,
     limit: u32,
+    skip: &[CommandId],
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
     const WHAT: &str = "find expired leases";
     let mut sql = Sql::new(backend);
     sql.push("SELECT id, name, input, attempts, max_attempts, timeout_ms, lease_token FROM ")
         .push(&tables.commands)
         .push(" WHERE status = 'running' AND lease_expires_at < ")
-        .now()
-        .push(" ORDER BY lease_expires_at LIMIT ")
+        .now();
+    if !skip.is_empty() {
+        sql.push(" AND id NOT IN ")
+            .bind_list(skip.iter().map(CommandId::as_uuid));
+    }
+    sql.push(" ORDER BY lease_expires_at LIMIT ")
         .bind(i64::from(limit));
     let rows = conn
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    rows.iter()
-        .map(|row| {
-            let timeout_ms: i64 = col(row, 5, WHAT)?;
-            Ok(ClaimedCommand {
+    let decoded = rows.iter().map(|row| -> Result<ClaimedCommand, StoreError> {
+        let timeout_ms: i64 = col(row, 5, WHAT)?;
+        Ok(ClaimedCommand {
                 id: CommandId::from_uuid(uuid_col(row, 0, WHAT)?),
                 name: col(row, 1, WHAT)?,
                 input: col(row, 2, WHAT)?,
                 attempt: to_u32(col::<i32>(row, 3, WHAT)?.into()),
                 max_attempts: to_u32(col::<i32>(row, 4, WHAT)?.into()),
                 timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
-                lease: LeaseToken::from_uuid(uuid_col(row, 6, WHAT)?),
-            })
+            lease: LeaseToken::from_uuid(uuid_col(row, 6, WHAT)?),
         })
-        .collect()
+    });
+    // A row that cannot be read is left out (and logged) rather than stopping recovery of
+    // the rest.
+    Ok(decoded
+        .zip(&rows)
+        .filter_map(|(decoded, row)| {
+            decoded
+                .inspect_err(|error| {
+                    let id = uuid_col(row, 0, WHAT).ok();
+                    warn!(command.id = ?id, %error, "find expired leases: left out a row that cannot be read");
+                })
+                .ok()
+        })
+        .collect())
 }
 
 /// The database's clock.

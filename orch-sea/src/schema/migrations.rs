@@ -32,6 +32,7 @@ pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
         index_dead(b, t),
         create_cron_jobs(b, t),
         create_outbox_and_inbox(b, t),
+        byte_exact_text(b, t),
     ]
 }
 
@@ -348,6 +349,59 @@ fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
 }
 
 /// Statements that drop every orch table for this prefix (tests and tools only).
+/// Version 6: names, keys and targets compare byte for byte on MySQL/MariaDB too.
+/// `utf8mb4_bin` is a PAD SPACE collation, so `'key'` and `'key '` were equal there (one
+/// idempotency key, one target, one lock name); `utf8mb4_nopad_bin` compares the bytes
+/// alone. PostgreSQL and SQLite already compare bytes: nothing to do there.
+fn byte_exact_text(b: Backend, t: &Tables) -> Migration {
+    let statements = if b == Backend::MySql {
+        let exact = |column: &str, null: &str| {
+            format!(
+                "MODIFY {column} VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin {null}"
+            )
+        };
+        let (not_null, null) = ("NOT NULL", "NULL");
+        vec![
+            format!(
+                "ALTER TABLE {} {}, {}, {}, {}",
+                t.commands,
+                exact("name", not_null),
+                exact("target", not_null),
+                exact("idempotency_key", null),
+                exact("cron_job", null)
+            ),
+            format!("ALTER TABLE {} {}", t.locks, exact("name", not_null)),
+            format!(
+                "ALTER TABLE {} {}, {}, {}",
+                t.cron_jobs,
+                exact("name", not_null),
+                exact("command", not_null),
+                exact("target", not_null)
+            ),
+            format!(
+                "ALTER TABLE {} {}, {}, {}",
+                t.outbox,
+                exact("topic", not_null),
+                exact("msg_key", null),
+                exact("correlation_id", null)
+            ),
+            format!(
+                "ALTER TABLE {} {}, {}",
+                t.inbox,
+                exact("source", not_null),
+                exact("message_id", not_null)
+            ),
+        ]
+    } else {
+        Vec::new()
+    };
+    Migration {
+        version: 6,
+        name: "byte_exact_text",
+        statements,
+    }
+}
+
 pub(crate) fn drop_all(t: &Tables) -> Vec<String> {
     [
         &t.errors,

@@ -45,7 +45,20 @@ pub(crate) async fn run(
                 .push("), ")
                 .bind(MYSQL_LOCK_WAIT_SECS)
                 .push(")");
-            exec(&txn, sql.build(), "take the migration lock").await?;
+            let got = txn
+                .query_one_raw(sql.build())
+                .await
+                .map_err(|e| db_error("take the migration lock", e))?
+                .and_then(|row| row.try_get_by_index::<Option<i64>>(0).ok().flatten());
+            if got != Some(1) {
+                return Err(StoreError::new(
+                    orch_core::store::StoreErrorKind::Conflict,
+                    format!(
+                        "take the migration lock: another instance held it for {MYSQL_LOCK_WAIT_SECS} s (GET_LOCK returned {got:?})"
+                    ),
+                    None,
+                ));
+            }
         }
         Backend::Sqlite => {}
     }
@@ -94,6 +107,11 @@ async fn apply(
             continue;
         }
         for statement in statements {
+            let statement = if backend == Backend::MySql {
+                resumable(&statement)
+            } else {
+                statement
+            };
             txn.execute_unprepared(&statement)
                 .await
                 .map_err(|e| db_error(&format!("apply migration {version} ({name})"), e))?;
@@ -114,6 +132,27 @@ async fn apply(
         applied.push(version);
     }
     Ok(applied)
+}
+
+/// A MySQL/MariaDB migration statement made safe to run again. DDL there commits on its
+/// own, so a process killed halfway through a migration leaves some of its tables and
+/// indexes behind without the migration's row; the next start runs the whole migration
+/// again, and every statement must then find its work done rather than fail.
+fn resumable(statement: &str) -> String {
+    const REWRITES: [(&str, &str); 5] = [
+        ("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS "),
+        ("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "),
+        ("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS "),
+        ("INSERT INTO ", "INSERT IGNORE INTO "),
+        (" ADD COLUMN ", " ADD COLUMN IF NOT EXISTS "),
+    ];
+    let mut out = statement.to_owned();
+    for (from, to) in REWRITES {
+        if !out.contains(to) {
+            out = out.replacen(from, to, 1);
+        }
+    }
+    out
 }
 
 async fn exec(txn: &DatabaseTransaction, stmt: Statement, what: &str) -> Result<(), StoreError> {
@@ -153,4 +192,33 @@ pub(crate) async fn versions(
         .and_then(|r| r.try_get_by_index::<Option<i64>>(0).ok().flatten())
         .unwrap_or(0);
     Ok((applied, expected))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resumable;
+
+    #[test]
+    fn mysql_statements_are_made_resumable() {
+        assert_eq!(
+            resumable("CREATE TABLE t (a INT)"),
+            "CREATE TABLE IF NOT EXISTS t (a INT)"
+        );
+        assert_eq!(
+            resumable("CREATE TABLE IF NOT EXISTS t (a INT)"),
+            "CREATE TABLE IF NOT EXISTS t (a INT)"
+        );
+        assert_eq!(
+            resumable("CREATE UNIQUE INDEX i ON t (a)"),
+            "CREATE UNIQUE INDEX IF NOT EXISTS i ON t (a)"
+        );
+        assert_eq!(
+            resumable("ALTER TABLE t ADD COLUMN b INT"),
+            "ALTER TABLE t ADD COLUMN IF NOT EXISTS b INT"
+        );
+        assert_eq!(
+            resumable("INSERT INTO t (a) VALUES (1)"),
+            "INSERT IGNORE INTO t (a) VALUES (1)"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! The behaviours, one file per area, and the macro that stamps them per backend.
 
+pub mod attempts;
 pub mod bad_input;
 pub mod cancel;
 pub mod chaining;
@@ -11,6 +12,7 @@ pub mod leader;
 pub mod lease;
 pub mod locks;
 pub mod push;
+pub mod push_properties;
 pub mod retry;
 pub mod routing;
 pub mod runaway;
@@ -51,6 +53,8 @@ macro_rules! conformance_suite {
             retry::backoff_is_per_command,
             chaining::follow_ups_exist_exactly_once,
             chaining::follow_up_starts_without_waiting_for_a_poll,
+            attempts::follow_ups_belong_to_the_attempt_holding_the_lease,
+            attempts::on_failure_follow_ups_survive_a_reaper_without_the_handler,
             cancel::cancel_pending_adds_on_cancel_follow_ups,
             cancel::cancel_running_fires_the_token,
             cancel::cancel_finished_changes_nothing,
@@ -65,6 +69,7 @@ macro_rules! conformance_suite {
             bad_input::oversized_payload_is_refused,
             bad_input::duplicate_names_fail_at_start,
             bad_input::bad_push_options_are_refused,
+            push_properties::push_options_are_refused_or_stored_exactly,
             bad_input::large_outputs_are_bounded,
             shutdown::shutdown_releases_running_commands,
             concurrency::two_engines_ten_thousand_commands_exactly_once,
@@ -104,6 +109,10 @@ macro_rules! sea_suite {
             schema::migrations_are_idempotent_and_concurrent,
             schema::table_prefixes_isolate,
             schema::invalid_table_prefix_is_a_config_error,
+            schema::interrupted_migration_is_completed,
+            keys::keys_names_and_targets_compare_byte_for_byte,
+            keys::duplicate_key_in_an_older_snapshot_finds_the_real_row,
+            unreadable::unreadable_rows_are_reported_and_skipped,
             transactions::push_in_commits_with_the_transaction,
             transactions::schedule_in_commits_with_the_transaction,
             transactions::push_in_starts_when_the_transaction_commits,
@@ -118,6 +127,10 @@ macro_rules! sea_suite {
             outbox::unit_of_work_writes_events_on_commit,
             inbox::inbox_process_once_exactly_once,
             inbox::inbox_conflicts_failures_and_steps,
+            refusals::refused_results_are_isolated,
+            refusals::reaper_skips_rows_it_cannot_move,
+            refusals::slow_database_stops_claims,
+            refusals::push_many_is_all_or_nothing,
         );
     };
 }

@@ -7,12 +7,15 @@ pub mod connection;
 pub mod cron;
 pub mod health;
 pub mod inbox;
+pub mod keys;
 pub mod locks;
 pub mod outbox;
 pub mod partition;
+pub mod refusals;
 pub mod schema;
 pub mod timeouts;
 pub mod transactions;
+pub mod unreadable;
 
 use std::sync::Arc;
 use std::time::Duration;

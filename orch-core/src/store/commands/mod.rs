@@ -41,8 +41,13 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     fn renew_leases<'a>(&'a self, leases: &'a [LeaseRenewal]) -> StoreFuture<'a, Vec<bool>>;
 
     /// Running commands whose lease expired by the database's clock, at most `limit`,
-    /// oldest expiry first.
-    fn find_expired(&self, limit: u32) -> StoreFuture<'_, Vec<ClaimedCommand>>;
+    /// oldest expiry first, leaving out the ids in `skip` (rows the reaper found it cannot
+    /// move).
+    fn find_expired<'a>(
+        &'a self,
+        limit: u32,
+        skip: &'a [CommandId],
+    ) -> StoreFuture<'a, Vec<ClaimedCommand>>;
 
     /// Takes back commands whose lease expired: like [`CommandStore::finish`], but each
     /// transition applies only while its lease is still expired by the database's clock,

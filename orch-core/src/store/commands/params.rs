@@ -90,6 +90,14 @@ pub enum FinishOutcome {
     },
     /// Not run (shutdown): back to pending now, the attempt not counted.
     Release,
+    /// Not run: the command had used up its attempts when an engine without its handler
+    /// took back its last one, so it waited for an engine that can compute its
+    /// `on_failure` follow-ups. Dead now, with `failure` (already recorded) as its last
+    /// error; this claim's attempt is not counted and no error row is added.
+    Exhausted {
+        /// The last attempt's failure, as recorded when it happened.
+        failure: Failure,
+    },
 }
 
 /// One fenced end-of-attempt transition.

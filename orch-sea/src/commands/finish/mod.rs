@@ -81,6 +81,13 @@ impl Row {
                 0,
                 Some(failure.message.clone()),
             ),
+            FinishOutcome::Exhausted { failure } => (
+                CommandStatus::Dead,
+                None,
+                None,
+                1,
+                Some(failure.message.clone()),
+            ),
             _ => (CommandStatus::Pending, None, Some(0), 1, None),
         };
         Self {
@@ -157,10 +164,13 @@ fn failure_of(finish: &Finish) -> Option<&orch_core::Failure> {
     }
 }
 
-fn flags(batch: &[Finish], applied: &HashSet<Uuid>) -> Vec<bool> {
+/// Which finishes applied, matched by attempt `(id, lease token)`: when two attempts of one
+/// command meet in a batch, only the one holding the lease applied, and only its error row
+/// and follow-ups are written.
+fn flags(batch: &[Finish], applied: &HashSet<(Uuid, Uuid)>) -> Vec<bool> {
     batch
         .iter()
-        .map(|f| applied.contains(&f.id.as_uuid()))
+        .map(|f| applied.contains(&(f.id.as_uuid(), f.lease.as_uuid())))
         .collect()
 }
 
@@ -308,7 +318,7 @@ async fn update_returning<C: ConnectionTrait>(
     backend: Backend,
     tables: &Tables,
     rows: &[Row],
-) -> Result<HashSet<Uuid>, StoreError> {
+) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let t = &tables.commands;
     let mut sql = Sql::new(backend);
     #[cfg(feature = "postgres")]
@@ -326,7 +336,7 @@ async fn update_returning<C: ConnectionTrait>(
         bind_arrays(&mut sql, rows);
         sql.push(&format!(") AS u({V_COLUMNS})) AS v WHERE c.id = v.v_id"));
         fence(&mut sql, "c");
-        sql.push(" RETURNING c.id");
+        sql.push(" RETURNING c.id, c.lease_token");
     } else {
         sql.push(&format!("WITH v({V_COLUMNS}) AS (VALUES "));
         for (i, row) in rows.iter().enumerate() {
@@ -338,13 +348,16 @@ async fn update_returning<C: ConnectionTrait>(
         set_list(&mut sql, "");
         sql.push(" FROM v WHERE ").push(t).push(".id = v.v_id");
         fence(&mut sql, t);
-        sql.push(" RETURNING id");
+        sql.push(" RETURNING id, lease_token");
     }
     let result = conn
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    result.iter().map(|r| uuid_col(r, 0, WHAT)).collect()
+    result
+        .iter()
+        .map(|r| Ok((uuid_col(r, 0, WHAT)?, uuid_col(r, 1, WHAT)?)))
+        .collect()
 }
 
 async fn insert_errors<C: ConnectionTrait>(

@@ -21,7 +21,7 @@ pub(super) async fn update<C: ConnectionTrait>(
     conn: &C,
     tables: &Tables,
     rows: &[Row],
-) -> Result<HashSet<Uuid>, StoreError> {
+) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let backend = Backend::MySql;
     let t = &tables.commands;
     // Lock the rows that still match the fence; they are exactly the ones the update hits.
@@ -44,7 +44,7 @@ pub(super) async fn update<C: ConnectionTrait>(
         let token: Option<Uuid> = crate::sql::col(row, 1, WHAT)?;
         let expired: i64 = crate::sql::col::<i64>(row, 2, WHAT)
             .or_else(|_| crate::sql::col::<i32>(row, 2, WHAT).map(i64::from))?;
-        if rows.iter().any(|r| {
+        if let Some(row) = rows.iter().find(|r| {
             r.id == id
                 && Some(r.token) == token
                 && match r.expired_only {
@@ -53,10 +53,13 @@ pub(super) async fn update<C: ConnectionTrait>(
                     _ => true,
                 }
         }) {
-            matched.insert(id);
+            matched.insert((id, row.token));
         }
     }
-    let hit: Vec<&Row> = rows.iter().filter(|r| matched.contains(&r.id)).collect();
+    let hit: Vec<&Row> = rows
+        .iter()
+        .filter(|r| matched.contains(&(r.id, r.token)))
+        .collect();
     if hit.is_empty() {
         return Ok(matched);
     }

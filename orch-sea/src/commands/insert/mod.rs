@@ -20,6 +20,31 @@ mod postgres;
 /// Rows per statement: 12 values each stays far below every backend's bind limit.
 pub(crate) const CHUNK: usize = 1000;
 
+/// Most payload bytes per statement: far below MariaDB's default `max_allowed_packet`
+/// (16 MiB), whatever the payloads' sizes.
+pub(crate) const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+
+/// Splits `commands` into statements of at most [`CHUNK`] rows and about [`CHUNK_BYTES`]
+/// bytes (a single larger command gets a statement of its own).
+pub(crate) fn chunks(commands: &[InsertCommand]) -> Vec<&[InsertCommand]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, command) in commands.iter().enumerate() {
+        let size = command.input.len() + command.idempotency_key.as_ref().map_or(0, String::len);
+        if i > start && (i - start == CHUNK || bytes + size > CHUNK_BYTES) {
+            chunks.push(&commands[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < commands.len() {
+        chunks.push(&commands[start..]);
+    }
+    chunks
+}
+
 /// Inserts `commands` through `conn` (a pool, or the caller's own transaction).
 pub(crate) async fn insert<C: ConnectionTrait>(
     conn: &C,
@@ -28,7 +53,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(
     notify: bool,
     commands: &[InsertCommand],
 ) -> Result<Vec<Pushed>, StoreError> {
-    for chunk in commands.chunks(CHUNK) {
+    for chunk in chunks(commands) {
         let due_now = notify && chunk.iter().any(|c| c.when == When::Now);
         let stmt = statement(backend, tables, chunk, due_now);
         conn.execute_raw(stmt)
@@ -142,6 +167,12 @@ async fn existing_ids<C: ConnectionTrait>(
             .push(&tables.commands)
             .push(" WHERE idempotency_key IN ")
             .bind_list(chunk.iter().map(|k| (*k).to_owned()));
+        if backend == Backend::MySql {
+            // A locking read sees the newest committed row: inside the caller's REPEATABLE
+            // READ transaction a plain read would use a snapshot older than a duplicate that
+            // another transaction committed since, and report an id that does not exist.
+            sql.push(" LOCK IN SHARE MODE");
+        }
         let rows = conn
             .query_all_raw(sql.build())
             .await
