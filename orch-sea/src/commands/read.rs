@@ -194,18 +194,20 @@ pub(crate) async fn expired<C: ConnectionTrait>(
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    let decoded = rows.iter().map(|row| -> Result<ClaimedCommand, StoreError> {
-        let timeout_ms: i64 = col(row, 5, WHAT)?;
-        Ok(ClaimedCommand {
+    let decoded = rows
+        .iter()
+        .map(|row| -> Result<ClaimedCommand, StoreError> {
+            let timeout_ms: i64 = col(row, 5, WHAT)?;
+            Ok(ClaimedCommand {
                 id: CommandId::from_uuid(uuid_col(row, 0, WHAT)?),
                 name: col(row, 1, WHAT)?,
                 input: col(row, 2, WHAT)?,
                 attempt: to_u32(col::<i32>(row, 3, WHAT)?.into()),
                 max_attempts: to_u32(col::<i32>(row, 4, WHAT)?.into()),
                 timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
-            lease: LeaseToken::from_uuid(uuid_col(row, 6, WHAT)?),
-        })
-    });
+                lease: LeaseToken::from_uuid(uuid_col(row, 6, WHAT)?),
+            })
+        });
     // A row that cannot be read is left out (and logged) rather than stopping recovery of
     // the rest.
     Ok(decoded

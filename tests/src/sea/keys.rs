@@ -89,7 +89,11 @@ pub async fn keys_names_and_targets_compare_byte_for_byte(h: &Harness<SeaBackend
         assert_eq!(rec.status, CommandStatus::Pending, "{}", rec.target);
     }
     for n in [900, 901, 902, 903] {
-        assert_eq!(ledger.runs(&n.to_string()), 0, "command {n} is not this engine's");
+        assert_eq!(
+            ledger.runs(&n.to_string()),
+            0,
+            "command {n} is not this engine's"
+        );
     }
 }
 

@@ -323,7 +323,11 @@ pub async fn push_many_is_all_or_nothing(h: &Harness<SeaBackend>) {
         .await
         .expect_err("the refused row fails the push");
     assert!(error.to_string().contains("refused by the test"), "{error}");
-    assert_eq!(h.count(CommandStatus::Pending).await, 0, "nothing of it stored");
+    assert_eq!(
+        h.count(CommandStatus::Pending).await,
+        0,
+        "nothing of it stored"
+    );
 
     let blob = "b".repeat(200 * 1024);
     let ids = orch
