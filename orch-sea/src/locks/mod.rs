@@ -34,12 +34,13 @@ impl LockStore for SeaStore {
         let store = self.clone();
         let name = name.to_owned();
         Box::pin(async move {
-            // A lock taken while the caller stops waiting must not stay behind on a
-            // connection that goes back to the pool: the try runs to completion on a task
-            // of its own, and a lock it took that nobody receives is dropped, closing its
-            // connection (or, on SQLite, released).
-            let task = tokio::spawn(async move {
-                match store.inner().backend {
+            // A lock taken while the caller stops waiting must not stay behind: the try
+            // runs to completion on a task of its own, and a lock it took that nobody
+            // receives any more is released there (on SQLite it would otherwise stay held
+            // until its TTL; elsewhere its connection would go back to the pool holding it).
+            let (deliver, receive) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                let taken = match store.inner().backend {
                     #[cfg(feature = "postgres")]
                     Backend::Postgres => postgres::try_lock(&store, &name, holder, ttl).await,
                     #[cfg(feature = "mysql")]
@@ -48,9 +49,14 @@ impl LockStore for SeaStore {
                     Backend::Sqlite => sqlite::try_lock(&store, &name, holder, ttl).await,
                     #[allow(unreachable_patterns, reason = "backends compiled out")]
                     other => Err(not_compiled(other)),
+                };
+                if let Err(Ok(Some(unwanted))) = deliver.send(taken)
+                    && let Err(error) = unwanted.release().await
+                {
+                    tracing::warn!(lock = %name, %error, "releasing a lock taken after its caller stopped waiting failed; it frees at its TTL");
                 }
             });
-            task.await.map_err(|e| {
+            receive.await.map_err(|e| {
                 StoreError::new(
                     orch_core::store::StoreErrorKind::Query,
                     "take a lock",
