@@ -19,6 +19,9 @@ pub const DEFAULT_SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default limit on any one lock wait on orch's connections.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often an idle engine on SQLite or MySQL/MariaDB checks for commands another process
+/// pushed, by default (PostgreSQL is told by `NOTIFY`).
+pub const DEFAULT_WAKE_PROBE: Duration = Duration::from_millis(20);
 
 /// The longest suffix orch appends to the prefix (`command_errors_command`, an index name).
 const LONGEST_SUFFIX: usize = "command_errors_command".len();
@@ -63,6 +66,14 @@ pub struct SeaStoreConfig {
     /// SQLite's busy timeout. `None` leaves the server's setting (SQLite: 10 s). Defaults
     /// to 30 s ([`DEFAULT_LOCK_TIMEOUT`]).
     pub lock_timeout: Option<Duration>,
+    /// How often an engine on SQLite or MySQL/MariaDB checks whether another process
+    /// committed work for it, so a push from elsewhere starts within about this long
+    /// instead of at the next `poll_interval`. The check is one tiny query on a connection
+    /// of its own: SQLite's `PRAGMA data_version` (no disk read), MySQL/MariaDB the newest
+    /// due time from the due index. `None` turns it off (wake-ups then come from this
+    /// process and from polling). Defaults to 20 ms ([`DEFAULT_WAKE_PROBE`]); PostgreSQL
+    /// uses `NOTIFY` instead and ignores it.
+    pub wake_probe: Option<Duration>,
 }
 
 impl Default for SeaStoreConfig {
@@ -75,6 +86,7 @@ impl Default for SeaStoreConfig {
             notify: true,
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
             lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
+            wake_probe: Some(DEFAULT_WAKE_PROBE),
         }
     }
 }
@@ -126,6 +138,14 @@ impl SeaStoreConfig {
     #[must_use]
     pub fn with_lock_timeout(mut self, value: Option<Duration>) -> Self {
         self.lock_timeout = value;
+        self
+    }
+
+    /// With `wake_probe` set: how often an idle engine on SQLite or MySQL/MariaDB checks
+    /// for work another process committed (`None`: never; polling only).
+    #[must_use]
+    pub fn with_wake_probe(mut self, value: Option<Duration>) -> Self {
+        self.wake_probe = value;
         self
     }
 }

@@ -37,12 +37,13 @@ mod schema;
 mod sql;
 mod store;
 mod tables;
+mod watch;
 
 pub use backend::Backend;
 pub use config::{
     DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_LOCK_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_SQLITE_BUSY_TIMEOUT, DEFAULT_SQLITE_MAX_CONNECTIONS, DEFAULT_STATEMENT_TIMEOUT,
-    DEFAULT_TABLE_PREFIX, SeaStoreConfig, validate_table_prefix,
+    DEFAULT_TABLE_PREFIX, DEFAULT_WAKE_PROBE, SeaStoreConfig, validate_table_prefix,
 };
 pub use conn::AnyConnection;
 pub use connect::redact;

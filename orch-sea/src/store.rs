@@ -183,6 +183,22 @@ impl Store for SeaStore {
 
     fn listen(&self, wake: Arc<Notify>, stop: CancellationToken) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            let i = &self.inner;
+            if i.backend != Backend::Postgres {
+                // In-memory SQLite lives in this process only: nothing to watch (and a
+                // connection taken from its one-connection pool would leave the pool to
+                // open a new, empty database). Without the URL, SQLite cannot tell.
+                let local = i.backend == Backend::Sqlite
+                    && i.url
+                        .as_deref()
+                        .is_none_or(|url| url.contains(":memory:") || url.contains("mode=memory"));
+                return match i.config.wake_probe {
+                    Some(every) if !local => {
+                        crate::watch::watch(&i.db, i.backend, &i.tables, every, wake, stop).await
+                    }
+                    _ => Ok(()),
+                };
+            }
             if !self.notify() {
                 return Ok(());
             }

@@ -18,6 +18,7 @@ pub mod routing;
 pub mod runaway;
 pub mod shutdown;
 pub mod timers;
+pub mod wakeups;
 pub mod work_queue;
 
 use std::sync::Arc;
@@ -53,6 +54,7 @@ macro_rules! conformance_suite {
             retry::backoff_is_per_command,
             chaining::follow_ups_exist_exactly_once,
             chaining::follow_up_starts_without_waiting_for_a_poll,
+            wakeups::push_from_elsewhere_starts_without_waiting_for_a_poll,
             attempts::follow_ups_belong_to_the_attempt_holding_the_lease,
             attempts::on_failure_follow_ups_survive_a_reaper_without_the_handler,
             cancel::cancel_pending_adds_on_cancel_follow_ups,
