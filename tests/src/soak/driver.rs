@@ -77,12 +77,13 @@ async fn soak(
         }
     };
     let ((feed, completed, seconds), (), cuts) = tokio::join!(drive, kills, cuts);
-    let (kills, unexpected_exits) = fleet.stop().await;
+    let engines = fleet.stop().await;
+    let kills = &engines.kills;
     cutter.close().await;
 
     let evidence = Evidence::gather(&store, &log, &client).await?;
-    let audit = Audit::of(&evidence, &feed, &kills);
-    let recovery = Recovery::of(&evidence, &kills, &config.engine.timings);
+    let audit = Audit::of(&evidence, &feed, kills);
+    let recovery = Recovery::of(&evidence, kills, &config.engine.timings);
     log.close().await;
     let _ = store.connection().clone().close().await;
     Ok(Report {
@@ -99,7 +100,8 @@ async fn soak(
         leader_kills: kills.iter().filter(|k| k.was_leader == Some(true)).count() as u64,
         cuts,
         push_retries: feed.retries,
-        unexpected_exits,
+        unexpected_exits: engines.unexpected_exits.clone(),
+        start_failures: engines.start_failures.clone(),
         audit,
         recovery,
     })

@@ -49,6 +49,19 @@ pub struct Fleet {
     started: u32,
     kills: Vec<Kill>,
     unexpected_exits: Vec<String>,
+    start_failures: Vec<String>,
+}
+
+/// What the fleet saw during a run.
+#[derive(Debug, Default)]
+pub struct FleetLog {
+    /// The SIGKILLs sent.
+    pub kills: Vec<Kill>,
+    /// Engines that exited on their own once running, or would not stop at the end.
+    pub unexpected_exits: Vec<String>,
+    /// Engines that exited before they were running (their start met a cut connection,
+    /// as an application's would; they were started again).
+    pub start_failures: Vec<String>,
 }
 
 impl Fleet {
@@ -70,6 +83,7 @@ impl Fleet {
             started: 0,
             kills: Vec::new(),
             unexpected_exits: Vec::new(),
+            start_failures: Vec::new(),
         };
         for slot in 0..engines {
             let process = fleet.spawn(slot)?;
@@ -163,10 +177,12 @@ impl Fleet {
         for slot in 0..self.slots.len() {
             let process = &mut self.slots[slot];
             if let Ok(Some(status)) = process.child.try_wait() {
-                self.unexpected_exits.push(format!(
-                    "engine {} exited on its own: {status}",
-                    process.label
-                ));
+                let what = format!("engine {} exited on its own: {status}", process.label);
+                if lock(&process.worker).is_some() {
+                    self.unexpected_exits.push(what);
+                } else {
+                    self.start_failures.push(what);
+                }
                 self.replace(slot);
             }
         }
@@ -182,8 +198,8 @@ impl Fleet {
     }
 
     /// Stops every engine gracefully (stdin closed), killing any still running after a
-    /// grace period; returns the kills sent during the run and the unexpected exits.
-    pub async fn stop(mut self) -> (Vec<Kill>, Vec<String>) {
+    /// grace period; returns what happened to the engines during the run.
+    pub async fn stop(mut self) -> FleetLog {
         self.restart_exited();
         for process in &mut self.slots {
             process.stdin.take();
@@ -206,7 +222,11 @@ impl Fleet {
                 }
             }
         }
-        (self.kills, self.unexpected_exits)
+        FleetLog {
+            kills: self.kills,
+            unexpected_exits: self.unexpected_exits,
+            start_failures: self.start_failures,
+        }
     }
 }
 

@@ -46,7 +46,7 @@ pub use driver::run;
 pub use engine::serve_engine;
 pub use execution_log::{Execution, ExecutionLog};
 pub use feeder::{Feed, push_commands};
-pub use fleet::{Fleet, Kill};
+pub use fleet::{Fleet, FleetLog, Kill};
 pub use recovery::Recovery;
 pub use report::{Report, TimingsMs};
 pub use small::{SMALL_SOAK_COMMANDS, small_soak_passes};

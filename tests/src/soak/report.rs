@@ -38,8 +38,10 @@ pub struct Report {
     pub cuts: CutStats,
     /// Pushes tried again after a failure (their connection was cut).
     pub push_retries: u64,
-    /// Engines that exited or failed to start without being killed.
+    /// Engines that exited on their own once running, or would not stop at the end.
     pub unexpected_exits: Vec<String>,
+    /// Engines that exited while starting (a cut connection; started again).
+    pub start_failures: Vec<String>,
     /// What the database shows.
     pub audit: Audit,
     /// Kill-to-re-run times.
