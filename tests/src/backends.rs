@@ -30,7 +30,9 @@ pub struct FreshDatabase {
     file: Option<std::path::PathBuf>,
 }
 
-fn admin_url(kind: BackendKind) -> String {
+/// The admin URL of `kind`'s test server: `ORCH_TEST_POSTGRES_URL` or `ORCH_TEST_MYSQL_URL`,
+/// or the local default (empty for SQLite, which has no server).
+pub fn server_url(kind: BackendKind) -> String {
     match kind {
         BackendKind::Postgres => std::env::var("ORCH_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned()),
@@ -70,31 +72,51 @@ impl FreshDatabase {
                     file: Some(file),
                 }
             }
-            BackendKind::Postgres | BackendKind::MySql => {
-                let admin = admin_url(kind);
-                let db = Database::connect(&admin).await.unwrap_or_else(|e| {
+            BackendKind::Postgres | BackendKind::MySql => Self::create_on(&server_url(kind), &name)
+                .await
+                .unwrap_or_else(|e| {
                     panic!(
-                        "cannot reach the {kind:?} test server at {}: {e} \
-                         (start it, or set ORCH_TEST_{}_URL)",
-                        orch_sea::redact(&admin),
+                        "{e} (start the server, or set ORCH_TEST_{}_URL)",
                         if kind == BackendKind::Postgres {
                             "POSTGRES"
                         } else {
                             "MYSQL"
                         }
                     )
-                });
-                db.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .unwrap_or_else(|e| panic!("create database {name}: {e}"));
-                let _ = db.close().await;
-                Self {
-                    url: with_database(&admin, &name),
-                    drop: Some((admin, name)),
-                    file: None,
-                }
-            }
+                }),
         }
+    }
+
+    /// Creates the database `name` on the server at `admin` (a PostgreSQL or MariaDB URL
+    /// whose own database the caller may connect to), owned by the value returned: its
+    /// [`FreshDatabase::drop_database`] drops it.
+    ///
+    /// # Errors
+    /// The server cannot be reached or refuses the `CREATE DATABASE`.
+    pub async fn create_on(admin: &str, name: &str) -> Result<Self, String> {
+        let db = Database::connect(admin).await.map_err(|e| {
+            format!(
+                "cannot reach the database server at {}: {e}",
+                orch_sea::redact(admin)
+            )
+        })?;
+        let created = db
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .map_err(|e| format!("create database {name}: {e}"));
+        let _ = db.close().await;
+        created?;
+        Ok(Self {
+            url: with_database(admin, name),
+            drop: Some((admin.to_owned(), name.to_owned())),
+            file: None,
+        })
+    }
+
+    /// The database's name on its server (`None` for SQLite files and for databases this
+    /// value does not own).
+    pub fn name(&self) -> Option<&str> {
+        self.drop.as_ref().map(|(_, name)| name.as_str())
     }
 
     /// A database that already exists (made by another process), which this value does

@@ -29,6 +29,7 @@ mod harness;
 mod node;
 pub mod proxy;
 pub mod sea;
+pub mod soak;
 mod wait;
 
 use std::future::Future;
