@@ -153,9 +153,12 @@ async fn insert_pending(
     // Numbers 1..=n from as many copies of ten digits as n needs (no recursion limits).
     let places = n.max(1).to_string().len();
     let digits: Vec<String> = (0..places).map(|p| format!("d d{p}")).collect();
-    let number: Vec<String> = (0..places)
-        .map(|p| format!("d{p}.n * {}", 10_u64.pow(u32::try_from(p)?)))
-        .collect::<Result<_, std::num::TryFromIntError>>()?;
+    let mut number = Vec::new();
+    let mut scale = 1_u64;
+    for p in 0..places {
+        number.push(format!("d{p}.n * {scale}"));
+        scale *= 10;
+    }
     let sql = format!(
         "INSERT INTO {{t}} (id, name, target, status, input, attempts, max_attempts, timeout_ms, run_at, created_at) \
          WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 9), \
