@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use orch::{Orch, WorkerId};
 use orch::internal::LeaseToken;
 use orch::internal::store::{ClaimParams, Store};
 use orch::prelude::*;
+use orch::{Orch, WorkerId};
 use orch_tests::BackendKind;
 use orch_tests::backends::FreshDatabase;
 use sea_orm::ConnectionTrait;

@@ -118,6 +118,7 @@ macro_rules! sea_suite {
             outbox::unit_of_work_writes_events_on_commit,
             inbox::inbox_process_once_exactly_once,
             inbox::inbox_conflicts_failures_and_steps,
+            claim_cost::claims_read_no_unserved_rows,
         );
     };
 }
@@ -133,6 +134,7 @@ macro_rules! server_suite {
             health::health_when_the_database_is_gone,
             partition::partitioned_engine_fences_itself,
             timeouts::statements_and_lock_waits_are_bounded,
+            claim_cost::open_claim_blocks_no_push_nor_other_target,
         );
     };
 }
