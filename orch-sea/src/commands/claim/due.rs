@@ -1,7 +1,8 @@
 //! The due rows a claim may take, read one served `(name, target)` pair at a time.
 //!
 //! Every backend has an index on the pending rows that leads with `name` and `target` and
-//! then orders by `run_at, id` (`{prefix}commands_claim`, schema version 6). A claim reads
+//! then orders by `run_at, id` (`{prefix}commands_claim`, schema version 6; on
+//! MySQL/MariaDB `status` comes first and `id` is the implicit primary-key suffix). A claim reads
 //! it once per pair this engine serves: one index seek per pair, then the pair's rows in
 //! due order, merged across pairs by `run_at, id`. Rows of names or targets no engine here
 //! serves are never read, however many there are, so they cannot slow a claim or (on
