@@ -23,6 +23,11 @@ pub(crate) struct Args {
     pub(crate) outbox_probes: u64,
     /// Only the outbox figures (`--outbox-only`).
     pub(crate) outbox_only: bool,
+    /// Pending rows no engine serves to claim beside (`--unserved N`); 0 skips that mode,
+    /// any other number runs only it.
+    pub(crate) unserved: u64,
+    /// Served commands drained and claimed beside them (`--served`).
+    pub(crate) served: u64,
 }
 
 impl Args {
@@ -46,6 +51,8 @@ impl Args {
             outbox_messages: 20_000,
             outbox_probes: 200,
             outbox_only: false,
+            unserved: 0,
+            served: 2_000,
         };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
@@ -77,6 +84,8 @@ impl Args {
                 "--outbox-messages" => args.outbox_messages = number(&value()?)?,
                 "--outbox-probes" => args.outbox_probes = number(&value()?)?,
                 "--outbox-only" => args.outbox_only = true,
+                "--unserved" => args.unserved = number(&value()?)?,
+                "--served" => args.served = number(&value()?)?,
                 other => return Err(format!("unknown flag {other:?}; see the crate docs")),
             }
         }

@@ -6,8 +6,12 @@
 //!     [--workers 1000] [--claim 500] [--push 5000] [--latency 200] [--million]
 //!     [--json bench-results/orch-bench.json]
 //!     [--outbox memory,nats,rabbitmq] [--outbox-messages 20000] [--outbox-probes 200]
-//!     [--outbox-only]
+//!     [--outbox-only] [--unserved 200000 [--served 2000]]
 //! ```
+//! `--unserved N` measures only claims beside rows no engine serves: the drain of
+//! `--served` commands and one claim of up to `--claim`, alone, beside `N` pending rows of
+//! an unserved name, beside `N` of an unserved target, and beside an idle engine of
+//! another target polling every 50 ms, each with its ratio to "alone".
 //! `--outbox` adds the outbox relay's throughput and commit → broker-ack latency per
 //! backend and publisher (NATS at `ORCH_TEST_NATS_URL`, RabbitMQ at `ORCH_TEST_AMQP_URL`).
 //! Server URLs: `ORCH_TEST_POSTGRES_URL`, `ORCH_TEST_MYSQL_URL` (a fresh database is created
@@ -18,6 +22,7 @@ mod args;
 mod measure;
 mod outbox;
 mod report;
+mod unserved;
 mod workload;
 
 use orch_tests::BackendKind;
@@ -25,6 +30,10 @@ use orch_tests::BackendKind;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = args::Args::parse()?;
+    if args.unserved > 0 {
+        report::print_unserved(&unserved::run(&args).await?);
+        return Ok(());
+    }
     let mut results = Vec::new();
     if !args.outbox_only {
         for kind in &args.backends {

@@ -53,7 +53,8 @@ pub(crate) struct Million {
 
 type BoxError = Box<dyn std::error::Error>;
 
-fn builder(url: &str) -> OrchBuilder {
+/// An `Orch` builder on `url` with the benchmark's pool size and no link-time handlers.
+pub(crate) fn builder(url: &str) -> OrchBuilder {
     Orch::builder()
         .database(url)
         .without_link_time_handlers()

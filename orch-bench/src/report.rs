@@ -68,6 +68,33 @@ pub(crate) fn print_outbox(results: &[crate::outbox::OutboxResult]) {
     }
 }
 
+/// The claim-cost table: per backend and case, the drain and the median claim, each with
+/// its ratio to the case "alone".
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+pub(crate) fn print_unserved(results: &[crate::unserved::BackendCases]) {
+    println!();
+    println!("| backend | case | drain of served | × alone | claim p50 | × alone |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for r in results {
+        let Some(alone) = r.cases.first() else {
+            continue;
+        };
+        for c in &r.cases {
+            println!(
+                "| {} | {} ({} served, {} unserved) | {:.3} s | {:.2} | {:.2} ms | {:.2} |",
+                r.backend,
+                c.label,
+                r.served,
+                r.unserved,
+                c.drain_s,
+                c.drain_s / alone.drain_s,
+                c.claim_ms,
+                c.claim_ms / alone.claim_ms
+            );
+        }
+    }
+}
+
 pub(crate) fn write_json(
     path: &str,
     args: &Args,

@@ -9,9 +9,11 @@
 //!   63-byte identifier budget); no configuration text ever reaches SQL unvalidated.
 //! - **Time.** Every timestamp is stored as integer microseconds since the Unix epoch (UTC)
 //!   and computed from the database's clock, identically on all three backends.
-//! - **Claims.** PostgreSQL: one `FOR UPDATE SKIP LOCKED` CTE + `UPDATE … RETURNING`;
-//!   MySQL/MariaDB: `SELECT … FOR UPDATE SKIP LOCKED` + fenced `UPDATE` in one short
-//!   transaction; SQLite: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` in WAL mode.
+//! - **Claims.** Each reads the claim index once per served `(name, target)` pair, merged
+//!   in due order, so rows no engine serves cost it nothing. PostgreSQL: one CTE locking
+//!   rows as it reaches them (`FOR UPDATE SKIP LOCKED`) + `UPDATE … RETURNING`;
+//!   MySQL/MariaDB: a short `READ COMMITTED` transaction that locks only the rows it takes,
+//!   then a fenced `UPDATE`; SQLite: `BEGIN IMMEDIATE` + `UPDATE … RETURNING` in WAL mode.
 //! - **Wake-ups.** PostgreSQL inserts of due commands send a payload-free `NOTIFY`.
 //! - **Locks.** PostgreSQL advisory locks and MySQL/MariaDB `GET_LOCK` on connections of
 //!   their own, an SQLite lease row; fencing tokens in `{prefix}locks` on all three.

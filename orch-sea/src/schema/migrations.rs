@@ -33,6 +33,7 @@ pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
         create_cron_jobs(b, t),
         create_outbox_and_inbox(b, t),
         byte_exact_text(b, t),
+        index_claim(b, t),
     ]
 }
 
@@ -345,6 +346,27 @@ fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
         version: 5,
         name: "create_outbox_and_inbox",
         statements,
+    }
+}
+
+/// Version 7: the claim index, on pending rows by `(name, target)` then in due order. A
+/// claim seeks it once per `(name, target)` pair it serves (`commands/claim/due.rs`), so
+/// rows of names or targets it does not serve are never read, nor locked on MySQL/MariaDB
+/// (whose index includes the primary key `id` implicitly). Partial where the backend can.
+fn index_claim(b: Backend, t: &Tables) -> Migration {
+    let index = t.index(b, "commands_claim");
+    let commands = &t.commands;
+    let statement = if b == Backend::MySql {
+        format!("CREATE INDEX {index} ON {commands} (status, name, target, run_at)")
+    } else {
+        format!(
+            "CREATE INDEX {index} ON {commands} (name, target, run_at, id) WHERE status = 'pending'"
+        )
+    };
+    Migration {
+        version: 7,
+        name: "index_claim",
+        statements: vec![statement],
     }
 }
 

@@ -133,6 +133,7 @@ macro_rules! sea_suite {
             refusals::reaper_skips_rows_it_cannot_move,
             refusals::slow_database_stops_claims,
             refusals::push_many_is_all_or_nothing,
+            claim_cost::claims_read_no_unserved_rows,
         );
     };
 }
@@ -148,6 +149,7 @@ macro_rules! server_suite {
             health::health_when_the_database_is_gone,
             partition::partitioned_engine_fences_itself,
             timeouts::statements_and_lock_waits_are_bounded,
+            claim_cost::open_claim_blocks_no_push_nor_other_target,
         );
     };
 }

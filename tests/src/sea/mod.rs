@@ -3,6 +3,7 @@
 //! migrations and table prefixes, `push_in` with a sea-orm transaction, connections cut on
 //! the server).
 
+pub mod claim_cost;
 pub mod connection;
 pub mod cron;
 pub mod health;

@@ -1,8 +1,12 @@
-//! Claiming due commands, per backend:
-//! - PostgreSQL: one statement, a materialized CTE selecting `FOR UPDATE SKIP LOCKED`
-//!   (the CTE keeps `LIMIT` exact whatever plan is chosen), then `UPDATE … RETURNING`.
-//! - MySQL/MariaDB: `SELECT … FOR UPDATE SKIP LOCKED`, then a fenced `UPDATE`, in one short
-//!   transaction (neither has `UPDATE … RETURNING`).
+//! Claiming due commands. Every backend reads the claim index once per served
+//! `(name, target)` pair and merges the pairs by `run_at, id` (see `due.rs`), so rows no
+//! engine here serves cost a claim nothing. Per backend:
+//! - PostgreSQL: one statement. A materialized CTE walks the pairs' index ranges through a
+//!   `Merge Append` and locks each row it reaches (`FOR UPDATE SKIP LOCKED`, by `ctid`) until
+//!   it holds `limit`, then `UPDATE … RETURNING` stamps them.
+//! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks) whose locking read
+//!   walks only the served pairs' index ranges and locks only the rows it takes, then a
+//!   fenced `UPDATE` (neither has `UPDATE … RETURNING`); see `mysql.rs`.
 //! - SQLite: `BEGIN IMMEDIATE`, then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`;
 //!   SQLite has one writer at a time, so no row locks are needed.
 
@@ -10,7 +14,10 @@ use std::time::Duration;
 
 use orch_core::store::{ClaimParams, ClaimedCommand, StoreError};
 use orch_core::{CommandId, LeaseToken};
-use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, IsolationLevel, QueryResult,
+    TransactionTrait,
+};
 
 use crate::backend::Backend;
 use crate::error::db_error;
@@ -18,6 +25,8 @@ use crate::sql::Sql;
 use crate::sql::{col, millis, to_u32, uuid_col};
 use crate::tables::Tables;
 
+mod due;
+mod inspect;
 mod mysql;
 
 const WHAT: &str = "claim due commands";
@@ -75,42 +84,58 @@ async fn claim_once(
     tables: &Tables,
     params: &ClaimParams,
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
+    let txn = begin(db, backend).await?;
+    let claimed = claim_in(&txn, backend, tables, params).await?;
+    txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+    Ok(claimed)
+}
+
+/// Begins a claim's transaction, with the settings its statements rely on.
+async fn begin(
+    db: &DatabaseConnection,
+    backend: Backend,
+) -> Result<DatabaseTransaction, StoreError> {
     match backend {
         Backend::Postgres => {
             // Right after a burst of inserts the table's statistics still say "almost
-            // empty", and the planner then prefers a bitmap scan plus a sort of the whole
+            // empty", and the planner then prefers bitmap scans plus a sort of the whole
             // backlog on every claim (cost growing with the backlog). The claim must walk
-            // the due index in order; these settings last only for this transaction.
+            // the claim index in order (`Merge Append` of the pairs' index scans). Plans
+            // are small: a disabled node that still showed up must not make the planner
+            // compile it (JIT costs tens of milliseconds). These settings last only for
+            // this transaction.
             let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
             txn.execute_unprepared(
-                "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off",
+                "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off",
             )
             .await
             .map_err(|e| db_error(WHAT, e))?;
-            let claimed = claim_returning(&txn, backend, tables, params).await?;
-            txn.commit().await.map_err(|e| db_error(WHAT, e))?;
-            Ok(claimed)
+            Ok(txn)
         }
-        Backend::Sqlite => {
-            let txn = crate::sql::begin_write(db, WHAT).await?;
-            let claimed = claim_returning(&txn, backend, tables, params).await?;
-            txn.commit().await.map_err(|e| db_error(WHAT, e))?;
-            Ok(claimed)
-        }
-        Backend::MySql => mysql::claim(db, tables, params).await,
+        Backend::Sqlite => crate::sql::begin_write(db, WHAT).await,
+        // READ COMMITTED: the locking read takes record locks on the rows it takes and no
+        // gap locks, so it never blocks a push nor another target's claim.
+        Backend::MySql => db
+            .begin_with_config(Some(IsolationLevel::ReadCommitted), None)
+            .await
+            .map_err(|e| db_error(WHAT, e)),
     }
 }
 
-/// The due-rows filter: `status = 'pending' AND run_at <= now AND name IN … AND target IN …`.
-pub(super) fn due_filter(sql: &mut Sql, params: &ClaimParams) {
-    sql.push(" WHERE status = 'pending' AND run_at <= ")
-        .now()
-        .push(" AND name IN ")
-        .bind_list(params.names.iter().cloned())
-        .push(" AND target IN ")
-        .bind_list(params.targets.iter().cloned())
-        .push(" ORDER BY run_at, id LIMIT ")
-        .bind(i64::from(params.limit));
+/// Claims in `txn`, a transaction from [`begin`].
+async fn claim_in(
+    txn: &DatabaseTransaction,
+    backend: Backend,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Vec<ClaimedCommand>, StoreError> {
+    if params.names.is_empty() || params.targets.is_empty() || params.limit == 0 {
+        return Ok(Vec::new());
+    }
+    match backend {
+        Backend::MySql => mysql::claim(txn, tables, params).await,
+        Backend::Postgres | Backend::Sqlite => claim_returning(txn, backend, tables, params).await,
+    }
 }
 
 /// The lease expiry expression for a row with `timeout_ms`.
@@ -133,19 +158,27 @@ pub(super) fn lease_expiry(
         .push(") * 1000");
 }
 
-async fn claim_returning<C: ConnectionTrait>(
-    conn: &C,
-    backend: Backend,
-    tables: &Tables,
-    params: &ClaimParams,
-) -> Result<Vec<ClaimedCommand>, StoreError> {
+/// The PostgreSQL and SQLite claim statement.
+fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) -> Sql {
     let t = &tables.commands;
+    let pairs = due::pairs(params);
     let mut sql = Sql::new(backend);
     if backend == Backend::Postgres {
-        sql.push("WITH due AS MATERIALIZED (SELECT id FROM ")
-            .push(t);
-        due_filter(&mut sql, params);
-        sql.push(" FOR UPDATE SKIP LOCKED) UPDATE ")
+        // The pairs' index scans merge lazily by `run_at, id`; each row they reach is
+        // locked by its `ctid` (a row changed since the statement's snapshot fails the
+        // `ctid` recheck and is skipped, as one locked by another claim is), and the walk
+        // stops once `limit` rows are held.
+        sql.push("WITH due AS MATERIALIZED (SELECT l.id FROM (");
+        due::union_all(&mut sql, &pairs, |sql, pair| {
+            sql.push("(");
+            due::arm(sql, "ctid AS row_ref, run_at, id", t, pair);
+            sql.push(" ORDER BY run_at, id)");
+        });
+        sql.push(") d CROSS JOIN LATERAL (SELECT id FROM ")
+            .push(t)
+            .push(" WHERE ctid = d.row_ref AND status = 'pending' FOR UPDATE SKIP LOCKED) l ORDER BY d.run_at, d.id LIMIT ")
+            .bind(i64::from(params.limit))
+            .push(") UPDATE ")
             .push(t)
             .push(" AS c SET ");
     } else {
@@ -162,12 +195,26 @@ async fn claim_returning<C: ConnectionTrait>(
     if backend == Backend::Postgres {
         sql.push(" FROM due WHERE c.id = due.id RETURNING c.id, c.name, c.input, c.attempts, c.max_attempts, c.timeout_ms");
     } else {
-        sql.push(" WHERE id IN (SELECT id FROM ").push(t);
-        due_filter(&mut sql, params);
-        sql.push(") RETURNING id, name, input, attempts, max_attempts, timeout_ms");
+        // SQLite merges the pairs' index ranges (`MERGE (UNION ALL)`) and stops at `limit`.
+        sql.push(" WHERE id IN (SELECT id FROM (");
+        due::union_all(&mut sql, &pairs, |sql, pair| {
+            due::arm(sql, "id, run_at", t, pair);
+        });
+        sql.push(" ORDER BY run_at, id LIMIT ")
+            .bind(i64::from(params.limit))
+            .push(")) RETURNING id, name, input, attempts, max_attempts, timeout_ms");
     }
+    sql
+}
+
+async fn claim_returning<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Vec<ClaimedCommand>, StoreError> {
     let rows = conn
-        .query_all_raw(sql.build())
+        .query_all_raw(returning_statement(backend, tables, params).build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
     rows.iter()

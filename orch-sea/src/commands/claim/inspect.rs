@@ -1,0 +1,72 @@
+//! Hooks for tests and tools that look inside a claim: its plan, and a claim whose
+//! transaction stays open. Both run the claim's own statements; neither is for
+//! applications.
+
+use orch_core::store::{ClaimParams, ClaimedCommand, StoreError};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
+
+use super::{WHAT, begin, claim_in, returning_statement};
+use crate::backend::Backend;
+use crate::error::db_error;
+use crate::store::SeaStore;
+
+impl SeaStore {
+    /// For tests and tools, not applications: the plan of the statement a claim with
+    /// `params` runs, or `None` on MySQL/MariaDB (whose claim is several statements; count
+    /// `Handler_read%` around a claim there instead).
+    ///
+    /// PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`, so the claim really runs (rows
+    /// read, buffers touched), in the claim's own transaction and settings, rolled back.
+    /// SQLite: the `EXPLAIN QUERY PLAN` rows, one per line. Nothing is claimed either way.
+    /// `params` must name at least one name and one target.
+    #[doc(hidden)]
+    pub async fn explain_claim(&self, params: &ClaimParams) -> Result<Option<String>, StoreError> {
+        let i = self.inner();
+        let prefix = match i.backend {
+            Backend::Postgres => "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ",
+            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+            Backend::MySql => return Ok(None),
+        };
+        let claim = returning_statement(i.backend, &i.tables, params).build();
+        let explain = Statement::from_sql_and_values(
+            claim.db_backend,
+            format!("{prefix}{}", claim.sql),
+            claim.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let txn = begin(&i.db, i.backend).await?;
+        let rows = txn
+            .query_all_raw(explain)
+            .await
+            .map_err(|e| db_error("explain a claim", e))?;
+        txn.rollback().await.map_err(|e| db_error(WHAT, e))?;
+        // PostgreSQL: one JSON document; SQLite: (id, parent, notused, detail) rows.
+        let column = usize::from(i.backend == Backend::Sqlite) * 3;
+        let lines = rows
+            .iter()
+            .map(|row| {
+                row.try_get_by_index::<String>(column)
+                    .or_else(|_| {
+                        row.try_get_by_index::<serde_json::Value>(column)
+                            .map(|v| v.to_string())
+                    })
+                    .map_err(|e| db_error("read a claim's plan", e))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(lines.join("\n")))
+    }
+
+    /// For tests, not applications: runs a claim exactly as the engine's does (same
+    /// transaction settings, same statements) but returns before committing, with its
+    /// transaction still open and its rows still locked, to show what an open claim
+    /// blocks. Dropping the transaction rolls the claim back.
+    #[doc(hidden)]
+    pub async fn claim_uncommitted(
+        &self,
+        params: &ClaimParams,
+    ) -> Result<(DatabaseTransaction, Vec<ClaimedCommand>), StoreError> {
+        let i = self.inner();
+        let txn = begin(&i.db, i.backend).await?;
+        let claimed = claim_in(&txn, i.backend, &i.tables, params).await?;
+        Ok((txn, claimed))
+    }
+}
