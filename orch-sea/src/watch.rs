@@ -15,10 +15,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use orch_core::store::{StoreError, StoreErrorKind};
+use orch_core::store::StoreError;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+use orch_core::store::StoreErrorKind;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 use tracing::debug;
 
 use crate::backend::Backend;
@@ -27,6 +30,7 @@ use crate::tables::Tables;
 /// The shortest pause between two probes.
 const MIN_PROBE: Duration = Duration::from_millis(1);
 
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 fn watch_error(e: sea_orm::sqlx::Error) -> StoreError {
     StoreError::new(
         StoreErrorKind::Connection,
@@ -92,11 +96,13 @@ pub(crate) async fn watch(
     }
 }
 
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 type Probe<'c, T> = std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<Option<T>, sea_orm::sqlx::Error>> + Send + 'c>,
 >;
 
 /// The probe loop: the first answer is the baseline; every later one that differs wakes.
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
 async fn run<C, T: PartialEq + Send>(
     every: Duration,
     wake: &Notify,

@@ -82,7 +82,7 @@ impl ExecutionLog {
     /// attempt and engine), so the table counts each execution once.
     ///
     /// # Errors
-    /// The row could not be written for [`APPEND_PATIENCE`].
+    /// The row could not be written for `APPEND_PATIENCE`.
     pub async fn append(
         &self,
         command: CommandId,
