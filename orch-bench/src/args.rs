@@ -1,98 +1,70 @@
-//! Command-line arguments.
+//! Command-line arguments (`orch-bench --help` lists them).
 
+use clap::Parser;
 use orch_tests::BackendKind;
 
-/// What to measure, and how big.
-#[derive(Debug, Clone)]
+/// orch-bench: throughput and latency figures per backend (a program that prints numbers,
+/// never a test). Server URLs come from `ORCH_TEST_POSTGRES_URL` and `ORCH_TEST_MYSQL_URL`;
+/// a fresh database is created and dropped on each server.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "orch-bench", version)]
 pub(crate) struct Args {
+    /// Backends to measure, comma-separated: sqlite, postgres, mysql (or mariadb).
+    #[arg(long, value_delimiter = ',', value_parser = backend, default_value = "sqlite,postgres,mysql")]
     pub(crate) backends: Vec<BackendKind>,
+    /// Commands drained per backend.
+    #[arg(long, default_value_t = 50_000)]
     pub(crate) drain: u64,
+    /// The draining engine's concurrency.
+    #[arg(long, default_value_t = 1000)]
     pub(crate) workers: usize,
+    /// Most commands claimed per round trip.
+    #[arg(long, default_value_t = 500)]
     pub(crate) claim: u32,
+    /// Commands pushed one by one, and by the producers.
+    #[arg(long, default_value_t = 5_000)]
     pub(crate) push: u64,
+    /// Concurrent producers of single pushes.
+    #[arg(long, default_value_t = 8)]
     pub(crate) producers: usize,
+    /// Push-to-start latency probes.
+    #[arg(long, default_value_t = 200)]
     pub(crate) latency: u64,
+    /// Also push and drain a million commands, sampling the process's memory.
+    #[arg(long)]
     pub(crate) million: bool,
+    /// Payload size of the large-push check, in KiB.
+    #[arg(long, default_value_t = 64)]
     pub(crate) blob_kib: usize,
+    /// Where the JSON results are written.
+    #[arg(long, default_value = "bench-results/orch-bench.json")]
     pub(crate) json: String,
-    /// Outbox publishers to measure (`--outbox memory,nats,rabbitmq`); none skips it.
+    /// Outbox publishers to measure, comma-separated: memory, nats, rabbitmq; none skips it.
+    #[arg(long, value_delimiter = ',')]
     pub(crate) outbox: Vec<String>,
     /// Messages relayed per outbox throughput run.
+    #[arg(long, default_value_t = 20_000)]
     pub(crate) outbox_messages: u64,
     /// Commit → ack latency probes per outbox run.
+    #[arg(long, default_value_t = 200)]
     pub(crate) outbox_probes: u64,
-    /// Only the outbox figures (`--outbox-only`).
+    /// Only the outbox figures.
+    #[arg(long)]
     pub(crate) outbox_only: bool,
-    /// Pending rows no engine serves to claim beside (`--unserved N`); 0 skips that mode,
-    /// any other number runs only it.
+    /// Pending rows no engine serves to claim beside; 0 skips that mode, any other number
+    /// runs only it.
+    #[arg(long, default_value_t = 0)]
     pub(crate) unserved: u64,
-    /// Served commands drained and claimed beside them (`--served`).
+    /// Served commands drained and claimed beside the unserved rows.
+    #[arg(long, default_value_t = 2_000)]
     pub(crate) served: u64,
 }
 
-impl Args {
-    pub(crate) fn parse() -> Result<Self, String> {
-        let mut args = Self {
-            backends: vec![
-                BackendKind::Sqlite,
-                BackendKind::Postgres,
-                BackendKind::MySql,
-            ],
-            drain: 50_000,
-            workers: 1000,
-            claim: 500,
-            push: 5_000,
-            producers: 8,
-            latency: 200,
-            million: false,
-            blob_kib: 64,
-            json: "bench-results/orch-bench.json".into(),
-            outbox: Vec::new(),
-            outbox_messages: 20_000,
-            outbox_probes: 200,
-            outbox_only: false,
-            unserved: 0,
-            served: 2_000,
-        };
-        let mut it = std::env::args().skip(1);
-        while let Some(flag) = it.next() {
-            let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--backends" => {
-                    args.backends = value()?
-                        .split(',')
-                        .map(|b| match b {
-                            "sqlite" => Ok(BackendKind::Sqlite),
-                            "postgres" => Ok(BackendKind::Postgres),
-                            "mysql" | "mariadb" => Ok(BackendKind::MySql),
-                            other => Err(format!("unknown backend {other:?}")),
-                        })
-                        .collect::<Result<_, _>>()?;
-                }
-                "--drain" => args.drain = number(&value()?)?,
-                "--workers" => args.workers = number(&value()?)?,
-                "--claim" => args.claim = number(&value()?)?,
-                "--push" => args.push = number(&value()?)?,
-                "--producers" => args.producers = number(&value()?)?,
-                "--latency" => args.latency = number(&value()?)?,
-                "--million" => args.million = true,
-                "--blob-kib" => args.blob_kib = number(&value()?)?,
-                "--json" => args.json = value()?,
-                "--outbox" => {
-                    args.outbox = value()?.split(',').map(str::to_owned).collect();
-                }
-                "--outbox-messages" => args.outbox_messages = number(&value()?)?,
-                "--outbox-probes" => args.outbox_probes = number(&value()?)?,
-                "--outbox-only" => args.outbox_only = true,
-                "--unserved" => args.unserved = number(&value()?)?,
-                "--served" => args.served = number(&value()?)?,
-                other => return Err(format!("unknown flag {other:?}; see the crate docs")),
-            }
-        }
-        Ok(args)
+fn backend(name: &str) -> Result<BackendKind, String> {
+    match name {
+        "sqlite" => Ok(BackendKind::Sqlite),
+        "postgres" => Ok(BackendKind::Postgres),
+        "mysql" | "mariadb" => Ok(BackendKind::MySql),
+        other => Err(format!("unknown backend {other:?}")),
     }
-}
-
-fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
-    s.parse().map_err(|_| format!("not a number: {s:?}"))
 }

@@ -1,5 +1,5 @@
-//! orch-bench: throughput and latency figures per backend. A program that prints numbers,
-//! never a test.
+//! orch-bench: throughput and latency figures per backend (`--help` lists the flags). A
+//! program that prints numbers, never a test.
 //!
 //! ```text
 //! cargo run --release -p orch-bench -- [--backends sqlite,postgres,mysql] [--drain 50000]
@@ -29,7 +29,7 @@ use orch_tests::BackendKind;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = args::Args::parse()?;
+    let args = <args::Args as clap::Parser>::parse();
     if args.unserved > 0 {
         report::print_unserved(&unserved::run(&args).await?);
         return Ok(());
