@@ -49,9 +49,12 @@ pub(crate) const LEASE_EXPIRED: &str =
 /// handler took back its last attempt (see [`failed_attempt`]) and left the dead
 /// transition, with the `on_failure` follow-ups only the command type can compute, to an
 /// engine that has it. The handler does not run; this claim's attempt is not counted.
+///
+/// Without `entry` (a work-queue claim in a process that lacks the type) it is dead with
+/// no follow-ups.
 pub(crate) fn exhausted<Tx: ?Sized + 'static>(
     shared: &Shared<Tx>,
-    entry: &Entry,
+    entry: Option<&Entry>,
     cmd: &ClaimedCommand,
 ) -> Finish {
     let failure = Failure {
@@ -60,7 +63,9 @@ pub(crate) fn exhausted<Tx: ?Sized + 'static>(
         attempt: cmd.max_attempts,
     };
     debug!(command.id = %cmd.id, command.name = %cmd.name, "recording a command whose attempts were used up as dead");
-    let follow_ups = dead_follow_ups(shared, entry, cmd, &failure);
+    let follow_ups = entry.map_or_else(Vec::new, |entry| {
+        dead_follow_ups(shared, entry, cmd, &failure)
+    });
     Finish {
         id: cmd.id,
         lease: cmd.lease,

@@ -96,20 +96,8 @@ impl<Tx: ?Sized + 'static> CommandQueue<Tx> {
         // (with `on_failure` follow-ups when this process has the type), not handed out.
         let spent: Vec<Finish> = spent
             .iter()
-            .map(|cmd| match self.shared.registry.entry(&cmd.name) {
-                Some(entry) => crate::outcome::exhausted(&self.shared, entry, cmd),
-                None => Finish {
-                    id: cmd.id,
-                    lease: cmd.lease,
-                    outcome: FinishOutcome::Exhausted {
-                        failure: crate::failure::Failure {
-                            kind: FailureKind::LeaseExpired,
-                            message: crate::outcome::LEASE_EXPIRED.to_owned(),
-                            attempt: cmd.max_attempts,
-                        },
-                    },
-                    follow_ups: Vec::new(),
-                },
+            .map(|cmd| {
+                crate::outcome::exhausted(&self.shared, self.shared.registry.entry(&cmd.name), cmd)
             })
             .collect();
         self.settle(spent).await?;

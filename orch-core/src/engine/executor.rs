@@ -35,7 +35,7 @@ pub(crate) async fn execute<Tx: ?Sized + 'static>(
     unwritten: OwnedSemaphorePermit,
 ) {
     if cmd.attempt > cmd.max_attempts {
-        let finish = exhausted(&shared, &entry, &cmd);
+        let finish = exhausted(&shared, Some(&entry), &cmd);
         let _ = done.send(Done {
             finish,
             unwritten: Some(unwritten),
