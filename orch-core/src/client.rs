@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use tracing::warn;
+use tracing::debug;
 
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::id::CommandId;
 use crate::lock::Lock;
 use crate::push::{NewCommand, Push, Pushed};
-use crate::registry::Terminal;
 use crate::shared::Shared;
 use crate::status::CommandStatus;
 use crate::store::{CancelOutcome, CancelParams, CommandRecord, InsertCommand, ListFilter};
@@ -158,7 +157,10 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
 
     /// Cancels a pending or running command. A running handler's cancellation token fires
     /// (at once in this process, at its engine's next heartbeat elsewhere). The command
-    /// type's `on_cancel` follow-ups are inserted in the same transaction.
+    /// type's `on_cancel` follow-ups are inserted in the same transaction; when this
+    /// process has no handler for the command's name (so cannot compute them), they are
+    /// recorded as owed in that transaction and an engine with the handler inserts them,
+    /// exactly once, within about a poll interval of starting or of the cancel.
     ///
     /// # Errors
     /// The database failed.
@@ -169,11 +171,10 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         if record.status.is_terminal() {
             return Ok(CancelOutcome::AlreadyFinished(record.status));
         }
-        let follow_ups = self.cancel_follow_ups(&record);
         let outcome = self
             .shared
             .commands()
-            .cancel(&CancelParams { id, follow_ups })
+            .cancel(&self.cancel_params(&record))
             .await?;
         if outcome == CancelOutcome::CanceledRunning {
             self.shared.stop_canceled(id);
@@ -184,7 +185,7 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
     /// Cancels a command only if it has not started (still pending, no attempt made):
     /// the way to call off a timer. Returns whether it was canceled; a command that has
     /// started, finished or does not exist is left as it is. `on_cancel` follow-ups are
-    /// inserted in the same transaction.
+    /// inserted in the same transaction (or owed, as for [`Client::cancel`]).
     ///
     /// # Errors
     /// The database failed.
@@ -195,11 +196,10 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         if record.status != CommandStatus::Pending || record.attempts > 0 {
             return Ok(false);
         }
-        let follow_ups = self.cancel_follow_ups(&record);
         Ok(self
             .shared
             .commands()
-            .cancel_unstarted(&CancelParams { id, follow_ups })
+            .cancel_unstarted(&self.cancel_params(&record))
             .await?)
     }
 
@@ -212,22 +212,28 @@ impl<Tx: ?Sized + 'static> Client<Tx> {
         Ok(self.shared.commands().list_unstarted(limit).await?)
     }
 
-    fn cancel_follow_ups(&self, record: &CommandRecord) -> Vec<InsertCommand> {
-        let Some(info) = self.shared.registry.command(&record.name) else {
-            if record.status == CommandStatus::Pending {
-                warn!(command.id = %record.id, command.name = %record.name,
-                    "canceling a command this process has no handler for: on_cancel follow-ups are not computed");
-            }
-            return Vec::new();
-        };
-        crate::outcome::catch_callback(|| {
-            (info.terminal_follow_ups)(&record.input, Terminal::Canceled)
-        })
-        .and_then(|f| self.shared.resolve_follow_ups(record.id, f))
-        .unwrap_or_else(|message| {
-            warn!(command.id = %record.id, %message, "on_cancel follow-ups dropped");
-            Vec::new()
-        })
+    /// The cancel of `record`, with its `on_cancel` follow-ups, or marked owed when this
+    /// process has no handler for its name.
+    fn cancel_params(&self, record: &CommandRecord) -> CancelParams {
+        if !self.shared.registry.contains(&record.name) {
+            debug!(command.id = %record.id, command.name = %record.name,
+                "no handler for this command here: its on_cancel follow-ups are left to an engine that has one");
+            return CancelParams {
+                id: record.id,
+                follow_ups: Vec::new(),
+                follow_ups_owed: true,
+            };
+        }
+        CancelParams {
+            id: record.id,
+            follow_ups: crate::outcome::cancel_follow_ups(
+                &self.shared,
+                record.id,
+                &record.name,
+                &record.input,
+            ),
+            follow_ups_owed: false,
+        }
     }
 
     /// Reads a command: status, attempts, errors and output.

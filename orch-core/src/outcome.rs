@@ -93,6 +93,25 @@ fn dead_follow_ups<Tx: ?Sized + 'static>(
     })
 }
 
+/// The `on_cancel` follow-ups of a canceled command, from its serialized input; none when
+/// this process has no handler for `name` or the callback fails (logged).
+pub(crate) fn cancel_follow_ups<Tx: ?Sized + 'static>(
+    shared: &Shared<Tx>,
+    id: crate::id::CommandId,
+    name: &str,
+    input: &str,
+) -> Vec<InsertCommand> {
+    let Some(info) = shared.registry.command(name) else {
+        return Vec::new();
+    };
+    catch_callback(|| (info.terminal_follow_ups)(input, Terminal::Canceled))
+        .and_then(|f| shared.resolve_follow_ups(id, f))
+        .unwrap_or_else(|message| {
+            warn!(command.id = %id, command.name = %name, %message, "on_cancel follow-ups dropped");
+            Vec::new()
+        })
+}
+
 /// Runs a user callback (a `Chain` method, a serde impl) and turns a panic in it into an
 /// error message, so no engine task or service pass dies from user code.
 pub(crate) fn catch_callback<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {

@@ -13,6 +13,8 @@ pub(crate) struct Tables {
     pub(crate) cron_jobs: String,
     pub(crate) outbox: String,
     pub(crate) inbox: String,
+    /// Canceled commands whose `on_cancel` follow-ups are still owed.
+    pub(crate) owed_follow_ups: String,
     /// The PostgreSQL notification channel (unquoted: passed as a bind value).
     pub(crate) channel: String,
 }
@@ -29,6 +31,7 @@ impl Tables {
             cron_jobs: backend.quote(&format!("{prefix}cron_jobs")),
             outbox: backend.quote(&format!("{prefix}outbox")),
             inbox: backend.quote(&format!("{prefix}inbox")),
+            owed_follow_ups: backend.quote(&format!("{prefix}owed_follow_ups")),
             channel: format!("{prefix}wake"),
         }
     }

@@ -46,6 +46,7 @@ use crate::services::fence::Fence;
 use crate::services::heartbeat::Heartbeat;
 use crate::services::leader::{LEADER_LOCK, Leader, LeaderInfo};
 use crate::services::listener::Listener;
+use crate::services::owed_follow_ups::OwedFollowUps;
 use crate::shared::Shared;
 use crate::shared::inflight::StopReason;
 use crate::store::Store;
@@ -263,6 +264,13 @@ impl<Tx: ?Sized + 'static> Engine<Tx> {
         ));
         background.spawn(crate::services::run(
             Fence {
+                shared: shared.clone(),
+            },
+            services.clone(),
+            shared.board.clone(),
+        ));
+        background.spawn(crate::services::run(
+            OwedFollowUps {
                 shared: shared.clone(),
             },
             services.clone(),

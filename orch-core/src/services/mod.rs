@@ -18,6 +18,7 @@ pub(crate) mod fence;
 pub(crate) mod heartbeat;
 pub(crate) mod leader;
 pub(crate) mod listener;
+pub(crate) mod owed_follow_ups;
 pub(crate) mod reaper;
 pub(crate) mod relay;
 pub(crate) mod scheduler;

@@ -46,6 +46,7 @@ use tokio_util::sync::CancellationToken;
 pub use commands::{
     AttemptError, CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord,
     CommandStore, Finish, FinishOutcome, InsertCommand, LeaseRenewal, ListFilter, OutputError,
+    OwedFollowUps,
 };
 pub use cron::{CronStore, Firing};
 pub use error::{StoreError, StoreErrorKind};

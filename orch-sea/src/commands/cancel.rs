@@ -1,9 +1,9 @@
 //! Cancellation: a compare-and-set to `canceled` while pending or running, with the
-//! `on_cancel` follow-ups in the same transaction.
+//! `on_cancel` follow-ups (or the record that they are owed) in the same transaction.
 
 use orch_core::CommandStatus;
 use orch_core::store::{CancelOutcome, CancelParams, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 
 use crate::backend::Backend;
 use crate::error::{corrupt, db_error};
@@ -55,9 +55,7 @@ pub(crate) async fn cancel(
     txn.execute_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    if !params.follow_ups.is_empty() {
-        super::insert::insert(&txn, backend, tables, notify, &params.follow_ups).await?;
-    }
+    follow_ups(&txn, backend, tables, notify, params).await?;
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(if status == CommandStatus::Running {
         CancelOutcome::CanceledRunning
@@ -89,9 +87,26 @@ pub(crate) async fn cancel_unstarted(
         .await
         .map_err(|e| db_error(WHAT, e))?;
     let canceled = done.rows_affected() == 1;
-    if canceled && !params.follow_ups.is_empty() {
-        super::insert::insert(&txn, backend, tables, notify, &params.follow_ups).await?;
+    if canceled {
+        follow_ups(&txn, backend, tables, notify, params).await?;
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(canceled)
+}
+
+/// Inserts the cancel's follow-ups, or records them as owed, in the cancel's transaction.
+async fn follow_ups(
+    txn: &DatabaseTransaction,
+    backend: Backend,
+    tables: &Tables,
+    notify: bool,
+    params: &CancelParams,
+) -> Result<(), StoreError> {
+    if params.follow_ups_owed {
+        super::owed::owe(txn, backend, tables, params.id).await?;
+    }
+    if !params.follow_ups.is_empty() {
+        super::insert::insert(txn, backend, tables, notify, &params.follow_ups).await?;
+    }
+    Ok(())
 }

@@ -4,13 +4,14 @@ pub(crate) mod cancel;
 pub(crate) mod claim;
 pub(crate) mod finish;
 pub(crate) mod insert;
+pub(crate) mod owed;
 pub(crate) mod read;
 pub(crate) mod renew;
 pub(crate) mod stats;
 
 use orch_core::store::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, CommandStore, Finish,
-    InsertCommand, LeaseRenewal, ListFilter, StoreFuture,
+    InsertCommand, LeaseRenewal, ListFilter, OwedFollowUps, StoreFuture,
 };
 use orch_core::{CommandId, Pushed};
 use sea_orm::{IsolationLevel, TransactionTrait};
@@ -98,6 +99,31 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
             &i.tables,
             self.notify(),
             params,
+        ))
+    }
+
+    fn owed_follow_ups<'a>(
+        &'a self,
+        names: &'a [&'static str],
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<OwedFollowUps>> {
+        let i = self.inner();
+        Box::pin(owed::list(&i.db, i.backend, &i.tables, names, limit))
+    }
+
+    fn pay_follow_ups<'a>(
+        &'a self,
+        id: CommandId,
+        follow_ups: &'a [InsertCommand],
+    ) -> StoreFuture<'a, bool> {
+        let i = self.inner();
+        Box::pin(owed::pay(
+            &i.db,
+            i.backend,
+            &i.tables,
+            self.notify(),
+            id,
+            follow_ups,
         ))
     }
 

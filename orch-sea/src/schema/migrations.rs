@@ -34,6 +34,7 @@ pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
         create_outbox_and_inbox(b, t),
         byte_exact_text(b, t),
         index_claim(b, t),
+        create_owed_follow_ups(b, t),
     ]
 }
 
@@ -370,7 +371,6 @@ fn index_claim(b: Backend, t: &Tables) -> Migration {
     }
 }
 
-/// Statements that drop every orch table for this prefix (tests and tools only).
 /// Version 6: names, keys and targets compare byte for byte on MySQL/MariaDB too.
 /// `utf8mb4_bin` is a PAD SPACE collation, so `'key'` and `'key '` were equal there (one
 /// idempotency key, one target, one lock name); `utf8mb4_nopad_bin` compares the bytes
@@ -424,8 +424,42 @@ fn byte_exact_text(b: Backend, t: &Tables) -> Migration {
     }
 }
 
+/// Version 8: canceled commands whose `on_cancel` follow-ups are owed, because the process
+/// that canceled them had no handler to compute them (`commands/owed.rs`). A row lives
+/// from the cancel until an engine with the handler inserts the follow-ups.
+fn create_owed_follow_ups(b: Backend, t: &Tables) -> Migration {
+    let (uuid, tail) = match b {
+        Backend::Postgres => ("UUID", ""),
+        Backend::MySql => (
+            "BINARY(16)",
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin",
+        ),
+        Backend::Sqlite => ("BLOB", ""),
+    };
+    let table = &t.owed_follow_ups;
+    Migration {
+        version: 8,
+        name: "create_owed_follow_ups",
+        statements: vec![
+            format!(
+                "CREATE TABLE {table} (
+                    command_id {uuid} NOT NULL PRIMARY KEY,
+                    name VARCHAR(255) NOT NULL,
+                    owed_since BIGINT NOT NULL
+                ){tail}"
+            ),
+            format!(
+                "CREATE INDEX {} ON {table} (name, owed_since)",
+                t.index(b, "owed_follow_ups_name")
+            ),
+        ],
+    }
+}
+
+/// Statements that drop every orch table for this prefix (tests and tools only).
 pub(crate) fn drop_all(t: &Tables) -> Vec<String> {
     [
+        &t.owed_follow_ups,
         &t.errors,
         &t.commands,
         &t.locks,

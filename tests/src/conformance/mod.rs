@@ -60,6 +60,7 @@ macro_rules! conformance_suite {
             cancel::cancel_pending_adds_on_cancel_follow_ups,
             cancel::cancel_running_fires_the_token,
             cancel::cancel_finished_changes_nothing,
+            cancel::on_cancel_follow_ups_survive_a_canceller_without_the_handler,
             lease::reaper_recovers_expired_lease,
             lease::stale_completion_is_rejected,
             lease::heartbeat_keeps_long_commands,

@@ -5,7 +5,7 @@ mod record;
 
 pub use params::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, Finish, FinishOutcome, InsertCommand,
-    LeaseRenewal, ListFilter,
+    LeaseRenewal, ListFilter, OwedFollowUps,
 };
 pub use record::{AttemptError, CommandRecord, OutputError};
 
@@ -67,6 +67,23 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     /// Cancels a command only if it has not started: still `pending` with no attempt
     /// made. Returns whether it did; the follow-ups are inserted in the same transaction.
     fn cancel_unstarted<'a>(&'a self, params: &'a CancelParams) -> StoreFuture<'a, bool>;
+
+    /// Canceled commands of these names whose `on_cancel` follow-ups are owed (see
+    /// [`CancelParams::follow_ups_owed`]), oldest first, at most `limit`.
+    fn owed_follow_ups<'a>(
+        &'a self,
+        names: &'a [&'static str],
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<OwedFollowUps>>;
+
+    /// Inserts the follow-ups owed by the canceled command `id` and clears the debt, in one
+    /// transaction. Returns false, inserting nothing, if nothing is owed any more (another
+    /// engine paid it first): follow-ups are inserted exactly once.
+    fn pay_follow_ups<'a>(
+        &'a self,
+        id: CommandId,
+        follow_ups: &'a [InsertCommand],
+    ) -> StoreFuture<'a, bool>;
 
     /// Timers: commands that have not started (`pending`, no attempt made) and are due
     /// later than the database's now, soonest first, at most `limit` (capped at 10,000).

@@ -131,6 +131,23 @@ pub struct CancelParams {
     pub id: CommandId,
     /// `on_cancel` follow-ups, inserted in the same transaction if the cancel applies.
     pub follow_ups: Vec<InsertCommand>,
+    /// Set when the caller could not compute the follow-ups (it has no handler for the
+    /// command's name): if the cancel applies, the store records them as owed in the same
+    /// transaction, for an engine that can to insert (see
+    /// [`CommandStore::owed_follow_ups`](super::CommandStore::owed_follow_ups)).
+    pub follow_ups_owed: bool,
+}
+
+/// A canceled command whose `on_cancel` follow-ups are still owed: the process that
+/// canceled it had no handler for its name.
+#[derive(Debug, Clone)]
+pub struct OwedFollowUps {
+    /// The canceled command.
+    pub id: CommandId,
+    /// Its name.
+    pub name: String,
+    /// Its serialized input, from which the follow-ups are computed.
+    pub input: String,
 }
 
 /// What a cancellation found.
