@@ -18,6 +18,7 @@ pub(crate) async fn cancel(
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     params: &CancelParams,
 ) -> Result<CancelOutcome, StoreError> {
     let t = &tables.commands;
@@ -56,7 +57,7 @@ pub(crate) async fn cancel(
         .await
         .map_err(|e| db_error(WHAT, e))?;
     if !params.follow_ups.is_empty() {
-        super::insert::insert(&txn, backend, tables, notify, &params.follow_ups).await?;
+        super::insert::insert(&txn, backend, tables, notify, max_bytes, &params.follow_ups).await?;
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(if status == CommandStatus::Running {
@@ -73,6 +74,7 @@ pub(crate) async fn cancel_unstarted(
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     params: &CancelParams,
 ) -> Result<bool, StoreError> {
     let txn = crate::sql::begin_write(db, WHAT).await?;
@@ -90,7 +92,7 @@ pub(crate) async fn cancel_unstarted(
         .map_err(|e| db_error(WHAT, e))?;
     let canceled = done.rows_affected() == 1;
     if canceled && !params.follow_ups.is_empty() {
-        super::insert::insert(&txn, backend, tables, notify, &params.follow_ups).await?;
+        super::insert::insert(&txn, backend, tables, notify, max_bytes, &params.follow_ups).await?;
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(canceled)
