@@ -118,8 +118,10 @@ pub struct EngineConfig {
     pub max_error_bytes: usize,
     /// Largest handler output recorded, in bytes (default 1 MiB): a larger one fails its
     /// command for good (`fatal`) with the sizes named, instead of a statement the
-    /// database refuses. Results are also written in statements of at most 4 MiB of
-    /// outputs and follow-ups.
+    /// database refuses. Results are also written in statements of at most the store's
+    /// [`max_statement_bytes`](crate::store::Store::max_statement_bytes) of outputs and
+    /// follow-ups (4 MiB; on MySQL/MariaDB less when half of `max_allowed_packet` is
+    /// less).
     pub max_output_bytes: usize,
     /// Grace period for running handlers at shutdown. Defaults to
     /// [`DEFAULT_SHUTDOWN_GRACE`] (30 s).

@@ -16,6 +16,7 @@ use crate::backend::Backend;
 use crate::config::{SeaStoreConfig, validate_table_prefix};
 use crate::conn::AnyConnection;
 use crate::connect::connect;
+use crate::sql::limits::StatementLimit;
 use crate::tables::Tables;
 
 /// Errors from building a store.
@@ -61,6 +62,8 @@ pub(crate) struct Inner {
     pub(crate) config: SeaStoreConfig,
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) url: Option<String>,
+    /// The server's statement bound, read at build.
+    pub(crate) limit: StatementLimit,
 }
 
 impl std::fmt::Debug for SeaStore {
@@ -103,6 +106,7 @@ impl SeaStore {
     ) -> Result<Self, SeaStoreError> {
         let backend = Backend::of(db.get_database_backend());
         let tables = Tables::new(backend, &config.table_prefix);
+        let limit = crate::sql::limits::read(&db, backend).await?;
         let store = Self {
             inner: Arc::new(Inner {
                 db,
@@ -110,6 +114,7 @@ impl SeaStore {
                 tables,
                 config,
                 url,
+                limit,
             }),
         };
         if store.inner.config.migrate {
@@ -157,6 +162,13 @@ impl SeaStore {
     /// The quoted name of the inbox table, for tests and tools that inspect it.
     pub fn inbox_table(&self) -> &str {
         &self.inner.tables.inbox
+    }
+
+    /// MySQL/MariaDB's `max_allowed_packet` in bytes, as read when the store was built
+    /// (`None` on other backends): no statement, and so no single input, output or
+    /// message, can be larger. A changed global value reaches new connections only.
+    pub fn max_allowed_packet(&self) -> Option<u64> {
+        self.inner.limit.max_allowed_packet
     }
 
     pub(crate) fn inner(&self) -> &Inner {
@@ -244,5 +256,9 @@ impl Store for SeaStore {
 
     fn inbox(&self) -> &dyn InboxStore<dyn AnyConnection> {
         self
+    }
+
+    fn max_statement_bytes(&self) -> usize {
+        self.inner.limit.max_bytes
     }
 }

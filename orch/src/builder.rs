@@ -184,6 +184,7 @@ impl OrchBuilder {
             .into_iter()
             .fold(EngineBuilder::new(dyn_store), |b, step| step(b));
         let engine = builder.build()?;
+        crate::packet::warn_limits_over_packet(&store, engine.config());
         let orch = Orch::new(engine, store);
         let cron = orch.cron();
         let mut declared = Vec::new();

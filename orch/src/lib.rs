@@ -58,6 +58,7 @@
 mod builder;
 pub mod inbox;
 mod orch;
+mod packet;
 mod unit_of_work;
 
 /// The transactional outbox (see [`Orch::outbox`] and [`orch_core::outbox`]).

@@ -18,9 +18,6 @@ use crate::store::Finish;
 /// leases have expired and the reaper will hand the commands out again.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
-/// Most bytes of outputs, errors and follow-up payloads written in one statement batch.
-const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-
 /// The bytes a finish adds to its statement, roughly.
 fn weight(finish: &Finish) -> usize {
     use crate::store::FinishOutcome;
@@ -54,6 +51,8 @@ pub(crate) async fn run<Tx: ?Sized + 'static>(
     written: Arc<Notify>,
 ) {
     let max = shared.config.max_finish_batch;
+    // Most bytes of outputs, errors and follow-up payloads written in one statement batch.
+    let max_bytes = shared.store.max_statement_bytes();
     let mut received = Vec::with_capacity(max);
     let mut batch = Vec::with_capacity(max);
     let mut permits = Vec::with_capacity(max);
@@ -63,14 +62,12 @@ pub(crate) async fn run<Tx: ?Sized + 'static>(
             permits.push(done.unwritten);
         }
         // Bounded by bytes as well as rows, so large outputs never add up to a statement
-        // the database refuses (MariaDB's `max_allowed_packet` is 16 MiB by default).
+        // the database refuses (MariaDB's `max_allowed_packet`: the store's bound).
         let mut start = 0;
         while start < batch.len() {
             let mut end = start;
             let mut bytes = 0;
-            while end < batch.len()
-                && (end == start || bytes + weight(&batch[end]) <= MAX_BATCH_BYTES)
-            {
+            while end < batch.len() && (end == start || bytes + weight(&batch[end]) <= max_bytes) {
                 bytes += weight(&batch[end]);
                 end += 1;
             }

@@ -54,6 +54,10 @@ pub use inbox::InboxStore;
 pub use locks::{HeldLock, LockHolder, LockStore};
 pub use outbox::{EnqueueOutcome, MessageFailure, NewMessage, OutboxStore};
 
+/// The default most payload bytes (inputs, outputs, error messages, follow-ups) one
+/// statement carries: [`Store::max_statement_bytes`] unless the backend says otherwise.
+pub const DEFAULT_MAX_STATEMENT_BYTES: usize = 4 * 1024 * 1024;
+
 /// The future every store method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
@@ -91,4 +95,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The inbox face: received messages, processed once.
     fn inbox(&self) -> &dyn InboxStore<Self::Tx>;
+
+    /// Most payload bytes (inputs, outputs, error messages, follow-ups) one statement may
+    /// carry. Batches of many rows (finishes, `push_many`, outbox enqueues) are split so
+    /// that no statement goes over it; a single row larger than this still gets a
+    /// statement of its own. Defaults to [`DEFAULT_MAX_STATEMENT_BYTES`] (4 MiB); a
+    /// backend whose server limits statement size (MySQL/MariaDB's `max_allowed_packet`)
+    /// returns less when that limit is smaller.
+    fn max_statement_bytes(&self) -> usize {
+        DEFAULT_MAX_STATEMENT_BYTES
+    }
 }

@@ -18,6 +18,7 @@ pub(crate) async fn cancel(
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     params: &CancelParams,
 ) -> Result<CancelOutcome, StoreError> {
     let t = &tables.commands;
@@ -55,7 +56,7 @@ pub(crate) async fn cancel(
     txn.execute_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    follow_ups(&txn, backend, tables, notify, params).await?;
+    follow_ups(&txn, backend, tables, notify, max_bytes, params).await?;
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(if status == CommandStatus::Running {
         CancelOutcome::CanceledRunning
@@ -71,6 +72,7 @@ pub(crate) async fn cancel_unstarted(
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     params: &CancelParams,
 ) -> Result<bool, StoreError> {
     let txn = crate::sql::begin_write(db, WHAT).await?;
@@ -88,7 +90,7 @@ pub(crate) async fn cancel_unstarted(
         .map_err(|e| db_error(WHAT, e))?;
     let canceled = done.rows_affected() == 1;
     if canceled {
-        follow_ups(&txn, backend, tables, notify, params).await?;
+        follow_ups(&txn, backend, tables, notify, max_bytes, params).await?;
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(canceled)
@@ -100,13 +102,14 @@ async fn follow_ups(
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     params: &CancelParams,
 ) -> Result<(), StoreError> {
     if params.follow_ups_owed {
         super::owed::owe(txn, backend, tables, params.id).await?;
     }
     if !params.follow_ups.is_empty() {
-        super::insert::insert(txn, backend, tables, notify, &params.follow_ups).await?;
+        super::insert::insert(txn, backend, tables, notify, max_bytes, &params.follow_ups).await?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ pub(crate) mod owed;
 pub(crate) mod read;
 pub(crate) mod renew;
 pub(crate) mod stats;
+pub(crate) mod unreadable;
 
 use orch_core::store::{
     CancelOutcome, CancelParams, ClaimParams, ClaimedCommand, CommandRecord, CommandStore, Finish,
@@ -24,13 +25,16 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Pushed>> {
         let i = self.inner();
         Box::pin(async move {
-            if insert::chunks(commands).len() <= 1 {
+            let max_bytes = i.limit.max_bytes;
+            let notify = self.notify();
+            if insert::chunks(commands, max_bytes).len() <= 1 {
                 // One statement: atomic on its own.
-                return insert::insert(&i.db, i.backend, &i.tables, self.notify(), commands).await;
+                return insert::insert(&i.db, i.backend, &i.tables, notify, max_bytes, commands)
+                    .await;
             }
             let txn = crate::sql::begin_write(&i.db, "insert commands").await?;
             let inserted =
-                insert::insert(&txn, i.backend, &i.tables, self.notify(), commands).await?;
+                insert::insert(&txn, i.backend, &i.tables, notify, max_bytes, commands).await?;
             txn.commit()
                 .await
                 .map_err(|e| db_error("insert commands", e))?;
@@ -45,13 +49,21 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     ) -> StoreFuture<'a, Vec<Pushed>> {
         let i = self.inner();
         Box::pin(async move {
-            insert::insert(&Dyn(tx), i.backend, &i.tables, self.notify(), commands).await
+            insert::insert(
+                &Dyn(tx),
+                i.backend,
+                &i.tables,
+                self.notify(),
+                i.limit.max_bytes,
+                commands,
+            )
+            .await
         })
     }
 
     fn claim<'a>(&'a self, params: &'a ClaimParams) -> StoreFuture<'a, Vec<ClaimedCommand>> {
         let i = self.inner();
-        Box::pin(claim::claim(&i.db, i.backend, &i.tables, params))
+        Box::pin(claim::claim(i, params))
     }
 
     fn finish<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
@@ -69,7 +81,12 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
         skip: &'a [CommandId],
     ) -> StoreFuture<'a, Vec<ClaimedCommand>> {
         let i = self.inner();
-        Box::pin(read::expired(&i.db, i.backend, &i.tables, limit, skip))
+        Box::pin(async move {
+            let found = read::expired(&i.db, i.backend, &i.tables, limit, skip).await?;
+            // Fenced as the reaper's own rescue is: on the lease, and only while expired.
+            unreadable::record_dead(i, &found.unreadable, finish::Fence::ExpiredLease).await;
+            Ok(found.commands)
+        })
     }
 
     fn rescue_expired<'a>(&'a self, batch: &'a [Finish]) -> StoreFuture<'a, Vec<bool>> {
@@ -87,6 +104,7 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
             i.backend,
             &i.tables,
             self.notify(),
+            i.limit.max_bytes,
             params,
         ))
     }
@@ -98,6 +116,7 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
             i.backend,
             &i.tables,
             self.notify(),
+            i.limit.max_bytes,
             params,
         ))
     }
@@ -122,6 +141,7 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
             i.backend,
             &i.tables,
             self.notify(),
+            i.limit.max_bytes,
             id,
             follow_ups,
         ))
@@ -172,6 +192,7 @@ impl SeaStore {
             i.backend,
             &i.tables,
             self.notify(),
+            i.limit.max_bytes,
             batch,
             fence,
         ))

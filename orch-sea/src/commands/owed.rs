@@ -84,6 +84,7 @@ pub(crate) async fn pay(
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     id: CommandId,
     follow_ups: &[InsertCommand],
 ) -> Result<bool, StoreError> {
@@ -100,7 +101,7 @@ pub(crate) async fn pay(
         .rows_affected()
         == 1;
     if cleared && !follow_ups.is_empty() {
-        super::insert::insert(&txn, backend, tables, notify, follow_ups).await?;
+        super::insert::insert(&txn, backend, tables, notify, max_bytes, follow_ups).await?;
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(cleared)

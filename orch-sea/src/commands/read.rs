@@ -8,6 +8,7 @@ use orch_core::{CommandId, CommandStatus, FailureKind, LeaseToken};
 use sea_orm::{ConnectionTrait, QueryResult};
 use tracing::warn;
 
+use super::unreadable::{self, Decoded, Key};
 use crate::backend::Backend;
 use crate::error::{corrupt, db_error};
 use crate::sql::Sql;
@@ -170,14 +171,15 @@ async fn errors<C: ConnectionTrait>(
         .collect()
 }
 
-/// Running commands whose lease expired by the database clock.
+/// Running commands whose lease expired by the database clock. A row that cannot be decoded
+/// is set apart (for the caller to record dead) rather than stopping recovery of the rest.
 pub(crate) async fn expired<C: ConnectionTrait>(
     conn: &C,
     backend: Backend,
     tables: &Tables,
     limit: u32,
     skip: &[CommandId],
-) -> Result<Vec<ClaimedCommand>, StoreError> {
+) -> Result<Decoded, StoreError> {
     const WHAT: &str = "find expired leases";
     let mut sql = Sql::new(backend);
     sql.push("SELECT id, name, input, attempts, max_attempts, timeout_ms, lease_token FROM ")
@@ -194,9 +196,11 @@ pub(crate) async fn expired<C: ConnectionTrait>(
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    let decoded = rows
-        .iter()
-        .map(|row| -> Result<ClaimedCommand, StoreError> {
+    let lease = |row: &QueryResult| Ok(LeaseToken::from_uuid(uuid_col(row, 6, WHAT)?));
+    Ok(unreadable::split(
+        &rows,
+        WHAT,
+        |row| {
             let timeout_ms: i64 = col(row, 5, WHAT)?;
             Ok(ClaimedCommand {
                 id: CommandId::from_uuid(uuid_col(row, 0, WHAT)?),
@@ -205,22 +209,17 @@ pub(crate) async fn expired<C: ConnectionTrait>(
                 attempt: to_u32(col::<i32>(row, 3, WHAT)?.into()),
                 max_attempts: to_u32(col::<i32>(row, 4, WHAT)?.into()),
                 timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
-                lease: LeaseToken::from_uuid(uuid_col(row, 6, WHAT)?),
+                lease: lease(row)?,
             })
-        });
-    // A row that cannot be read is left out (and logged) rather than stopping recovery of
-    // the rest.
-    Ok(decoded
-        .zip(&rows)
-        .filter_map(|(decoded, row)| {
-            decoded
-                .inspect_err(|error| {
-                    let id = uuid_col(row, 0, WHAT).ok();
-                    warn!(command.id = ?id, %error, "find expired leases: left out a row that cannot be read");
-                })
-                .ok()
-        })
-        .collect())
+        },
+        |row| {
+            Ok(Key {
+                id: CommandId::from_uuid(uuid_col(row, 0, WHAT)?),
+                lease: lease(row)?,
+                attempt: col::<i32>(row, 3, WHAT).map_or(0, |a| to_u32(a.into())),
+            })
+        },
+    ))
 }
 
 /// The database's clock.

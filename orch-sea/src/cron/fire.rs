@@ -64,7 +64,15 @@ async fn add_runs(
         return Ok(Vec::new());
     }
     let inner = store.inner();
-    let pushed = insert::insert(txn, inner.backend, &inner.tables, store.notify(), runs).await?;
+    let pushed = insert::insert(
+        txn,
+        inner.backend,
+        &inner.tables,
+        store.notify(),
+        inner.limit.max_bytes,
+        runs,
+    )
+    .await?;
     let created: Vec<_> = pushed.iter().filter(|p| p.created).map(|p| p.id).collect();
     for chunk in created.chunks(500) {
         let mut sql = Sql::new(inner.backend);

@@ -17,10 +17,6 @@ use crate::tables::Tables;
 const WHAT: &str = "enqueue outbox messages";
 /// Most rows per insert statement.
 const MAX_ROWS: usize = 500;
-/// Most payload and header bytes per insert statement (MariaDB's default
-/// `max_allowed_packet` is 16 MiB; one message may reach it on its own only when the
-/// configured payload limit is raised that far).
-const MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// The content hash stored under each of `ids` that exists.
 async fn existing<C: ConnectionTrait>(
@@ -51,6 +47,7 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
     conn: &C,
     backend: Backend,
     tables: &Tables,
+    max_bytes: usize,
     messages: &[NewMessage],
 ) -> Result<Vec<EnqueueOutcome>, StoreError> {
     // One id twice in one call: the later one is the first's duplicate (or conflict).
@@ -76,13 +73,13 @@ pub(super) async fn enqueue<C: ConnectionTrait>(
         if outcomes.contains(&EnqueueOutcome::Conflict) {
             return Ok(outcomes);
         }
-        insert_fresh(conn, backend, tables, messages, &outcomes).await?;
+        insert_fresh(conn, backend, tables, max_bytes, messages, &outcomes).await?;
         return Ok(outcomes);
     }
     // SQLite and PostgreSQL write first (a read before the write would make a deferred
     // SQLite transaction fail to upgrade when another writer committed in between), then
     // compare the ids that were already there.
-    let inserted = insert_fresh(conn, backend, tables, messages, &outcomes).await?;
+    let inserted = insert_fresh(conn, backend, tables, max_bytes, messages, &outcomes).await?;
     let there: Vec<Uuid> = messages
         .iter()
         .zip(&outcomes)
@@ -121,12 +118,15 @@ fn compare(
     }
 }
 
-/// Inserts the messages still marked created, in statements bounded by rows and bytes;
-/// returns the ids inserted (SQLite and PostgreSQL: the rows not already there).
+/// Inserts the messages still marked created, in statements bounded by rows and by
+/// `max_bytes` of payloads and headers (the store's statement bound; a single larger
+/// message gets a statement of its own); returns the ids inserted (SQLite and PostgreSQL:
+/// the rows not already there).
 async fn insert_fresh<C: ConnectionTrait>(
     conn: &C,
     backend: Backend,
     tables: &Tables,
+    max_bytes: usize,
     messages: &[NewMessage],
     outcomes: &[EnqueueOutcome],
 ) -> Result<std::collections::HashSet<Uuid>, StoreError> {
@@ -143,7 +143,7 @@ async fn insert_fresh<C: ConnectionTrait>(
         let mut bytes = 0;
         while end < fresh.len()
             && end - start < MAX_ROWS
-            && (end == start || bytes + weight(fresh[end]) <= MAX_BYTES)
+            && (end == start || bytes + weight(fresh[end]) <= max_bytes)
         {
             bytes += weight(fresh[end]);
             end += 1;

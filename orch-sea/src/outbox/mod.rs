@@ -25,7 +25,9 @@ impl OutboxStore<dyn AnyConnection> for SeaStore {
         messages: &'a [NewMessage],
     ) -> StoreFuture<'a, Vec<EnqueueOutcome>> {
         let i = self.inner();
-        Box::pin(async move { enqueue::enqueue(&Dyn(tx), i.backend, &i.tables, messages).await })
+        Box::pin(async move {
+            enqueue::enqueue(&Dyn(tx), i.backend, &i.tables, i.limit.max_bytes, messages).await
+        })
     }
 
     fn enqueue<'a>(&'a self, messages: &'a [NewMessage]) -> StoreFuture<'a, Vec<EnqueueOutcome>> {
@@ -33,7 +35,8 @@ impl OutboxStore<dyn AnyConnection> for SeaStore {
         Box::pin(async move {
             const WHAT: &str = "enqueue outbox messages";
             let txn = crate::sql::begin_write(&i.db, WHAT).await?;
-            let outcomes = enqueue::enqueue(&txn, i.backend, &i.tables, messages).await?;
+            let outcomes =
+                enqueue::enqueue(&txn, i.backend, &i.tables, i.limit.max_bytes, messages).await?;
             if outcomes.contains(&EnqueueOutcome::Conflict) {
                 txn.rollback().await.map_err(|e| db_error(WHAT, e))?;
             } else {

@@ -2,9 +2,10 @@
 //!
 //! orch's SQL text lives only in the query folders: `commands/` (the command life cycle),
 //! `locks/` (named locks), `schema/` (migrations) and this one (the dialect pieces in
-//! `dialect.rs`). Identifiers come only from validated table prefixes; every value is bound.
+//! `dialect.rs`, the server's statement bound in `limits.rs`). Identifiers come only from validated table prefixes; every value is bound.
 
 pub(crate) mod dialect;
+pub(crate) mod limits;
 pub(crate) mod values;
 
 pub(crate) use dialect::SqlType;

@@ -116,6 +116,7 @@ macro_rules! sea_suite {
             keys::keys_names_and_targets_compare_byte_for_byte,
             keys::duplicate_key_in_an_older_snapshot_finds_the_real_row,
             unreadable::unreadable_rows_are_reported_and_skipped,
+            unreadable::undecodable_claimed_rows_are_recorded_dead,
             transactions::push_in_commits_with_the_transaction,
             transactions::schedule_in_commits_with_the_transaction,
             transactions::push_in_starts_when_the_transaction_commits,

@@ -11,6 +11,7 @@ pub mod inbox;
 pub mod keys;
 pub mod locks;
 pub mod outbox;
+pub mod packet;
 pub mod partition;
 pub mod refusals;
 pub mod schema;
@@ -106,13 +107,49 @@ impl SeaBackend {
             .await
     }
 
-    /// Runs `template` on the test's database: `{commands}`, `{outbox}` and `{inbox}` name
-    /// the tables, `{p1}`, `{p2}`… the bound `values`; returns the rows affected.
+    /// Runs `template` on the test's database: `{commands}`, `{errors}`, `{outbox}` and
+    /// `{inbox}` name the tables, `{p1}`, `{p2}`… the bound `values`; returns the rows
+    /// affected.
     pub async fn exec(&self, template: &str, values: Vec<Value>) -> u64 {
+        let statement = self.statement(template, values).await;
+        let db = self.admin().await.connection();
+        db.execute_raw(statement)
+            .await
+            .expect("test statement")
+            .rows_affected()
+    }
+
+    /// Runs the query `template` (written as for [`SeaBackend::exec`]) and returns every
+    /// column of every row as text (`None` for NULL).
+    pub async fn query_text(&self, template: &str, values: Vec<Value>) -> Vec<Vec<Option<String>>> {
+        let statement = self.statement(template, values).await;
+        let db = self.admin().await.connection();
+        let rows = db.query_all_raw(statement).await.expect("test query");
+        rows.iter()
+            .map(|row| {
+                (0..row.column_names().len())
+                    .map(|i| {
+                        row.try_get_by_index::<Option<String>>(i)
+                            .expect("a text column")
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// `template` with its table names and placeholders filled in, and `values` bound.
+    async fn statement(&self, template: &str, values: Vec<Value>) -> Statement {
         let store = self.admin().await;
         let db = store.connection();
+        let errors = format!("{}command_errors", store.table_prefix());
+        let errors = if self.kind == BackendKind::MySql {
+            format!("`{errors}`")
+        } else {
+            format!("\"{errors}\"")
+        };
         let mut sql = template
             .replace("{commands}", store.commands_table())
+            .replace("{errors}", &errors)
             .replace("{outbox}", store.outbox_table())
             .replace("{inbox}", store.inbox_table());
         for i in 1..=values.len() {
@@ -123,14 +160,7 @@ impl SeaBackend {
             };
             sql = sql.replace(&format!("{{p{i}}}"), &ph);
         }
-        db.execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            sql,
-            values,
-        ))
-        .await
-        .expect("test statement")
-        .rows_affected()
+        Statement::from_sql_and_values(db.get_database_backend(), sql, values)
     }
 }
 

@@ -29,6 +29,11 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     ) -> StoreFuture<'a, Vec<Pushed>>;
 
     /// Claims up to `params.limit` due commands under a new lease, oldest `run_at` first.
+    ///
+    /// A claimed row the store cannot decode (text that is not valid UTF-8, a value of the
+    /// wrong type) never fails the claim: it is recorded dead at once, fenced on its id and
+    /// this lease, with a [`FailureKind::Decode`](crate::FailureKind::Decode) error naming
+    /// it, and left out of the result; the other rows are returned as usual.
     fn claim<'a>(&'a self, params: &'a ClaimParams) -> StoreFuture<'a, Vec<ClaimedCommand>>;
 
     /// Applies fenced end-of-attempt transitions, with their error rows and follow-ups, in
@@ -42,7 +47,8 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
 
     /// Running commands whose lease expired by the database's clock, at most `limit`,
     /// oldest expiry first, leaving out the ids in `skip` (rows the reaper found it cannot
-    /// move).
+    /// move). A row that cannot be decoded is recorded dead instead, as [`Self::claim`]
+    /// does, fenced on its expired lease.
     fn find_expired<'a>(
         &'a self,
         limit: u32,

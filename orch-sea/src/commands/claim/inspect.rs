@@ -58,7 +58,8 @@ impl SeaStore {
     /// For tests, not applications: runs a claim exactly as the engine's does (same
     /// transaction settings, same statements) but returns before committing, with its
     /// transaction still open and its rows still locked, to show what an open claim
-    /// blocks. Dropping the transaction rolls the claim back.
+    /// blocks. Dropping the transaction rolls the claim back. Rows that cannot be decoded
+    /// are left out of the result.
     #[doc(hidden)]
     pub async fn claim_uncommitted(
         &self,
@@ -67,6 +68,7 @@ impl SeaStore {
         let i = self.inner();
         let txn = begin(&i.db, i.backend).await?;
         let claimed = claim_in(&txn, i.backend, &i.tables, params).await?;
-        Ok((txn, claimed))
+        // Rows that cannot be decoded are left out (only a committed claim records them).
+        Ok((txn, claimed.commands))
     }
 }

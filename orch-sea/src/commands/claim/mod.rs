@@ -9,6 +9,9 @@
 //!   fenced `UPDATE` (neither has `UPDATE … RETURNING`); see `mysql.rs`.
 //! - SQLite: `BEGIN IMMEDIATE`, then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`;
 //!   SQLite has one writer at a time, so no row locks are needed.
+//!
+//! A claimed row that cannot be decoded never fails the claim: it is recorded `dead` once
+//! the claim commits, and the others are returned (see `../unreadable.rs`).
 
 use std::time::Duration;
 
@@ -19,10 +22,13 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use super::finish::Fence;
+use super::unreadable::{self, Decoded, Key};
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
 use crate::sql::{col, millis, to_u32, uuid_col};
+use crate::store::Inner;
 use crate::tables::Tables;
 
 mod due;
@@ -34,12 +40,14 @@ const WHAT: &str = "claim due commands";
 const RELEASE_TRIES: u32 = 12;
 
 pub(crate) async fn claim(
-    db: &DatabaseConnection,
-    backend: Backend,
-    tables: &Tables,
+    store: &Inner,
     params: &ClaimParams,
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
+    let (db, backend, tables) = (&store.db, store.backend, &store.tables);
     let result = claim_once(db, backend, tables, params).await;
+    if let Ok(decoded) = &result {
+        unreadable::record_dead(store, &decoded.unreadable, Fence::Lease).await;
+    }
     if result.is_err() {
         // The connection may have died during COMMIT: the claim may have committed with
         // nobody to run what it took. Hand back anything under this claim's token now,
@@ -56,7 +64,7 @@ pub(crate) async fn claim(
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }
-    result
+    result.map(|decoded| decoded.commands)
 }
 
 /// Puts back every row still running under this claim's token, refunding the attempt.
@@ -83,7 +91,7 @@ async fn claim_once(
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,
-) -> Result<Vec<ClaimedCommand>, StoreError> {
+) -> Result<Decoded, StoreError> {
     let txn = begin(db, backend).await?;
     let claimed = claim_in(&txn, backend, tables, params).await?;
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
@@ -128,9 +136,9 @@ async fn claim_in(
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,
-) -> Result<Vec<ClaimedCommand>, StoreError> {
+) -> Result<Decoded, StoreError> {
     if params.names.is_empty() || params.targets.is_empty() || params.limit == 0 {
-        return Ok(Vec::new());
+        return Ok(Decoded::default());
     }
     match backend {
         Backend::MySql => mysql::claim(txn, tables, params).await,
@@ -212,14 +220,34 @@ async fn claim_returning<C: ConnectionTrait>(
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,
-) -> Result<Vec<ClaimedCommand>, StoreError> {
+) -> Result<Decoded, StoreError> {
     let rows = conn
         .query_all_raw(returning_statement(backend, tables, params).build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    rows.iter()
-        .map(|row| read_claimed(row, params.token, 0))
-        .collect()
+    Ok(read_all_claimed(&rows, params.token, 0))
+}
+
+/// Reads a claim's rows with [`read_claimed`], setting apart those that cannot be decoded
+/// with their id, this claim's lease and (if it can be read) their attempt number.
+pub(super) fn read_all_claimed(
+    rows: &[QueryResult],
+    lease: LeaseToken,
+    attempt_offset: i64,
+) -> Decoded {
+    unreadable::split(
+        rows,
+        WHAT,
+        |row| read_claimed(row, lease, attempt_offset),
+        |row| {
+            Ok(Key {
+                id: CommandId::from_uuid(uuid_col(row, 0, WHAT)?),
+                lease,
+                attempt: col::<i32>(row, 3, WHAT)
+                    .map_or(0, |attempts| to_u32(i64::from(attempts) + attempt_offset)),
+            })
+        },
+    )
 }
 
 /// Reads a claimed row; `attempt_offset` is added to the stored attempt count (1 when the

@@ -18,11 +18,12 @@
 
 use std::collections::HashMap;
 
-use orch_core::store::{ClaimParams, ClaimedCommand, StoreError};
+use orch_core::store::{ClaimParams, StoreError};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
-use super::{WHAT, due, lease_expiry, read_claimed};
+use super::{WHAT, due, lease_expiry, read_all_claimed};
 use crate::backend::Backend;
+use crate::commands::unreadable::{Decoded, Unreadable};
 use crate::error::db_error;
 use crate::sql::{Sql, col, id_value};
 use crate::tables::Tables;
@@ -33,7 +34,7 @@ pub(super) async fn claim(
     txn: &DatabaseTransaction,
     tables: &Tables,
     params: &ClaimParams,
-) -> Result<Vec<ClaimedCommand>, StoreError> {
+) -> Result<Decoded, StoreError> {
     let t = &tables.commands;
     // The hint keeps every arm on the claim index whatever the statistics say (the due
     // index `(status, run_at)` also gives `run_at` order, but walks every name's rows).
@@ -44,7 +45,7 @@ pub(super) async fn claim(
     let pairs = due::pairs(params);
     let shares = shares(txn, &from, &pairs, params.limit).await?;
     if shares.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Decoded::default());
     }
     let mut sql = Sql::new(BACKEND);
     let columns = format!(
@@ -69,13 +70,22 @@ pub(super) async fn claim(
         .await
         .map_err(|e| db_error(WHAT, e))?;
     let Some(first) = rows.first() else {
-        return Ok(Vec::new());
+        return Ok(Decoded::default());
     };
     let now: i64 = col(first, 6, WHAT)?;
-    let claimed = rows
+    let claimed = read_all_claimed(&rows, params.token, 1);
+    // Rows that cannot be decoded are taken too (running under this claim's lease), so the
+    // claim can record them dead, fenced on that lease, once it commits.
+    let ids: Vec<_> = claimed
+        .commands
         .iter()
-        .map(|row| read_claimed(row, params.token, 1))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|c| c.id)
+        .chain(claimed.unreadable.iter().map(Unreadable::id))
+        .map(id_value)
+        .collect();
+    if ids.is_empty() {
+        return Ok(claimed);
+    }
     let mut sql = Sql::new(BACKEND);
     sql.push("UPDATE ")
         .push(t)
@@ -88,7 +98,7 @@ pub(super) async fn claim(
         .push(", lease_expires_at = ");
     lease_expiry(&mut sql, BACKEND, params, Some(now));
     sql.push(" WHERE status = 'pending' AND id IN ")
-        .bind_list(claimed.iter().map(|c| id_value(c.id)));
+        .bind_list(ids);
     txn.execute_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;

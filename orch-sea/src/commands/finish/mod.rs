@@ -115,6 +115,7 @@ pub(crate) async fn finish(
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     batch: &[Finish],
     fence: Fence,
 ) -> Result<Vec<bool>, StoreError> {
@@ -151,7 +152,7 @@ pub(crate) async fn finish(
         insert_errors(&txn, backend, tables, &failures).await?;
     }
     if !follow_ups.is_empty() {
-        super::insert::insert(&txn, backend, tables, notify, &follow_ups).await?;
+        super::insert::insert(&txn, backend, tables, notify, max_bytes, &follow_ups).await?;
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(done)

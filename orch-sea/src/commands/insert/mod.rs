@@ -20,19 +20,22 @@ mod postgres;
 /// Rows per statement: 12 values each stays far below every backend's bind limit.
 pub(crate) const CHUNK: usize = 1000;
 
-/// Most payload bytes per statement: far below MariaDB's default `max_allowed_packet`
-/// (16 MiB), whatever the payloads' sizes.
-pub(crate) const CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// The bytes a row adds to its statement beside its input and key, roughly (its other
+/// values, their placeholders and the SQL text around them).
+const ROW_OVERHEAD: usize = 256;
 
-/// Splits `commands` into statements of at most [`CHUNK`] rows and about [`CHUNK_BYTES`]
-/// bytes (a single larger command gets a statement of its own).
-pub(crate) fn chunks(commands: &[InsertCommand]) -> Vec<&[InsertCommand]> {
+/// Splits `commands` into statements of at most [`CHUNK`] rows and about `max_bytes`
+/// bytes (the store's statement bound; a single larger command gets a statement of its
+/// own).
+pub(crate) fn chunks(commands: &[InsertCommand], max_bytes: usize) -> Vec<&[InsertCommand]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
     for (i, command) in commands.iter().enumerate() {
-        let size = command.input.len() + command.idempotency_key.as_ref().map_or(0, String::len);
-        if i > start && (i - start == CHUNK || bytes + size > CHUNK_BYTES) {
+        let size = command.input.len()
+            + command.idempotency_key.as_ref().map_or(0, String::len)
+            + ROW_OVERHEAD;
+        if i > start && (i - start == CHUNK || bytes + size > max_bytes) {
             chunks.push(&commands[start..i]);
             start = i;
             bytes = 0;
@@ -45,15 +48,17 @@ pub(crate) fn chunks(commands: &[InsertCommand]) -> Vec<&[InsertCommand]> {
     chunks
 }
 
-/// Inserts `commands` through `conn` (a pool, or the caller's own transaction).
+/// Inserts `commands` through `conn` (a pool, or the caller's own transaction), in
+/// statements of at most about `max_bytes` bytes (see [`chunks`]).
 pub(crate) async fn insert<C: ConnectionTrait>(
     conn: &C,
     backend: Backend,
     tables: &Tables,
     notify: bool,
+    max_bytes: usize,
     commands: &[InsertCommand],
 ) -> Result<Vec<Pushed>, StoreError> {
-    for chunk in chunks(commands) {
+    for chunk in chunks(commands, max_bytes) {
         let due_now = notify && chunk.iter().any(|c| c.when == When::Now);
         let stmt = statement(backend, tables, chunk, due_now);
         conn.execute_raw(stmt)
