@@ -24,17 +24,19 @@ pub enum Error {
         /// The serializer's error.
         source: serde_json::Error,
     },
-    /// The serialized payload is larger than the configured limit.
+    /// The serialized payload is larger than the configured limit (or than what one
+    /// statement of the server can carry).
     #[error(
         "payload of command `{name}` is {size} bytes, above the limit of {limit} bytes \
-         (raise `max_payload_bytes` if this is intended)"
+         (`max_payload_bytes`, or what one statement of a MySQL/MariaDB server can carry \
+         (`max_allowed_packet`): raise the one that applies if this is intended)"
     )]
     PayloadTooLarge {
         /// The command name.
         name: String,
         /// The payload size in bytes.
         size: usize,
-        /// The configured limit.
+        /// The limit that applies.
         limit: usize,
     },
     /// An id is known with other content (an outbox message id reused with another

@@ -261,4 +261,8 @@ impl Store for SeaStore {
     fn max_statement_bytes(&self) -> usize {
         self.inner.limit.max_bytes
     }
+
+    fn max_row_bytes(&self) -> Option<usize> {
+        self.inner.limit.max_row_bytes()
+    }
 }

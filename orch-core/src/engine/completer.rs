@@ -18,24 +18,6 @@ use crate::store::Finish;
 /// leases have expired and the reaper will hand the commands out again.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
-/// The bytes a finish adds to its statement, roughly.
-fn weight(finish: &Finish) -> usize {
-    use crate::store::FinishOutcome;
-    let own = match &finish.outcome {
-        FinishOutcome::Succeeded { output } => output.len(),
-        FinishOutcome::Retry { failure, .. } | FinishOutcome::Dead { failure } => {
-            failure.message.len()
-        }
-        _ => 0,
-    };
-    own + 256
-        + finish
-            .follow_ups
-            .iter()
-            .map(|f| f.input.len() + 256)
-            .sum::<usize>()
-}
-
 /// A finished attempt on its way to the database, with the share of the engine's capacity
 /// it holds until its result is written.
 pub(crate) struct Done {
@@ -67,8 +49,10 @@ pub(crate) async fn run<Tx: ?Sized + 'static>(
         while start < batch.len() {
             let mut end = start;
             let mut bytes = 0;
-            while end < batch.len() && (end == start || bytes + weight(&batch[end]) <= max_bytes) {
-                bytes += weight(&batch[end]);
+            while end < batch.len()
+                && (end == start || bytes + record::weight(&batch[end]) <= max_bytes)
+            {
+                bytes += record::weight(&batch[end]);
                 end += 1;
             }
             flush(&shared, &batch[start..end]).await;

@@ -129,11 +129,15 @@ impl<Tx: ?Sized + 'static> Shared<Tx> {
         new: NewCommand,
         parent_id: Option<CommandId>,
     ) -> Result<InsertCommand> {
-        if new.input.len() > self.config.max_payload_bytes {
+        let limit = self
+            .config
+            .max_payload_bytes
+            .min(self.store.max_row_bytes().unwrap_or(usize::MAX));
+        if new.input.len() > limit {
             return Err(Error::PayloadTooLarge {
                 name: new.name.to_owned(),
                 size: new.input.len(),
-                limit: self.config.max_payload_bytes,
+                limit,
             });
         }
         let push = new.push;

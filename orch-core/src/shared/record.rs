@@ -88,7 +88,11 @@ fn isolate<'a, Tx: ?Sized + 'static>(
     written: &'a mut Written,
 ) -> futures::future::BoxFuture<'a, Result<(), StoreError>> {
     Box::pin(async move {
-        match call(shared, batch, transition).await {
+        let result = match too_big(shared, batch) {
+            Some(error) => Err(error),
+            None => call(shared, batch, transition).await,
+        };
+        match result {
             Ok(applied) => {
                 written.applied.extend(applied);
                 Ok(())
@@ -105,6 +109,41 @@ fn isolate<'a, Tx: ?Sized + 'static>(
             Err(error) => Err(error),
         }
     })
+}
+
+/// A rejection, without sending anything, of a batch holding a finish larger than the
+/// server can take in one statement at all (see
+/// [`Store::max_row_bytes`](crate::store::Store::max_row_bytes)): sent, it would fail as a
+/// reset connection, retried as if transient, instead of being isolated.
+fn too_big<Tx: ?Sized + 'static>(shared: &Shared<Tx>, batch: &[Finish]) -> Option<StoreError> {
+    let max = shared.store.max_row_bytes()?;
+    let size = batch.iter().map(weight).find(|size| *size > max)?;
+    Some(StoreError::new(
+        StoreErrorKind::Rejected,
+        format!(
+            "a result of about {size} bytes does not fit in one statement of the server \
+             (at most {max} bytes for one value: raise MySQL/MariaDB's `max_allowed_packet`)"
+        ),
+        None,
+    ))
+}
+
+/// The bytes a finish adds to its statement, roughly.
+pub(crate) fn weight(finish: &Finish) -> usize {
+    use crate::store::FinishOutcome;
+    let own = match &finish.outcome {
+        FinishOutcome::Succeeded { output } => output.len(),
+        FinishOutcome::Retry { failure, .. } | FinishOutcome::Dead { failure } => {
+            failure.message.len()
+        }
+        _ => 0,
+    };
+    own + 256
+        + finish
+            .follow_ups
+            .iter()
+            .map(|f| f.input.len() + 256)
+            .sum::<usize>()
 }
 
 /// Records a finish the database refused as a `refused` failed attempt, or failing that,

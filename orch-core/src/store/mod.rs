@@ -105,4 +105,13 @@ pub trait Store: Send + Sync + 'static {
     fn max_statement_bytes(&self) -> usize {
         DEFAULT_MAX_STATEMENT_BYTES
     }
+
+    /// The largest single value (an input, an output with its row) the server can take in
+    /// one statement at all, when it has such a limit (MySQL/MariaDB's
+    /// `max_allowed_packet` less room for the rest of the statement); `None` when the
+    /// configured size limits are the only bound. Pushes over it are refused before SQL,
+    /// and a result over it is recorded as a `refused` attempt without being sent.
+    fn max_row_bytes(&self) -> Option<usize> {
+        None
+    }
 }

@@ -18,6 +18,19 @@ pub(crate) struct StatementLimit {
     pub(crate) max_allowed_packet: Option<u64>,
 }
 
+/// Room left in a packet beside one large value: the statement's other values, its SQL
+/// text and the protocol's framing.
+pub(crate) const PACKET_OVERHEAD: u64 = 64 * 1024;
+
+impl StatementLimit {
+    /// The largest single value a statement can carry on this server, if it has a limit.
+    pub(crate) fn max_row_bytes(&self) -> Option<usize> {
+        self.max_allowed_packet.map(|packet| {
+            usize::try_from(packet.saturating_sub(PACKET_OVERHEAD)).unwrap_or(usize::MAX)
+        })
+    }
+}
+
 /// Reads the bound: on MySQL/MariaDB, half of `@@max_allowed_packet` when that is less
 /// than the default. A statement and all its bound values travel in one packet, with the
 /// SQL text, each value's length and type, and the protocol's framing beside the

@@ -98,7 +98,9 @@ impl Drop for PacketSize {
 /// each all succeed with their outputs intact, their finishes split by the bound. (With a
 /// 4 MiB bound those finishes still get through, later: the server refuses or resets the
 /// oversized batches, and the completer's retries and the isolating writer's halving end
-/// up writing them in pieces; hence the bound itself is asserted too.)
+/// up writing them in pieces; hence the bound itself is asserted too.) A single payload or
+/// output larger than the packet is refused before SQL: the push with
+/// `PayloadTooLarge`, the output as a `refused` attempt, the results beside it written.
 pub async fn small_packet_bounds_statements(h: &Harness<SeaBackend>) {
     assert_eq!(h.backend().kind(), BackendKind::MySql, "a MariaDB test");
     let _packet = PacketSize::set(SMALL_PACKET).await;
@@ -109,6 +111,11 @@ pub async fn small_packet_bounds_statements(h: &Harness<SeaBackend>) {
         .builder()
         .handler::<Pad, _>(PadHandler)
         .concurrency(16)
+        // Limits above the packet, so the packet is what refuses.
+        .configure(|c| {
+            c.max_output_bytes = 4 * 1024 * 1024;
+            c.max_payload_bytes = 4 * 1024 * 1024;
+        })
         .build()
         .await
         .expect("build");
@@ -145,6 +152,44 @@ pub async fn small_packet_bounds_statements(h: &Harness<SeaBackend>) {
         assert_eq!(output.len(), 300 * 1024 + i, "output intact");
         assert_eq!(record.attempts, 1, "written the first time");
         assert!(record.errors.is_empty(), "{:?}", record.errors);
+    }
+
+    // One value larger than the packet: a push is refused before SQL with the limit named;
+    // an output is recorded `refused` at once (sent, it would fail as a reset connection
+    // and be retried), and the results beside it are written as usual.
+    let error = node
+        .push(Pad {
+            output_bytes: 0,
+            filler: "p".repeat(1200 * 1024),
+        })
+        .await
+        .expect_err("a payload over the packet is refused");
+    assert!(
+        matches!(error, orch::Error::PayloadTooLarge { .. })
+            && error.to_string().contains("max_allowed_packet"),
+        "{error}"
+    );
+    let mixed = node
+        .push_many((0..6).map(|i| Pad {
+            output_bytes: if i == 3 { 3000 * 1024 } else { 100 + i },
+            filler: String::new(),
+        }))
+        .await
+        .expect("push");
+    for (i, id) in mixed.iter().enumerate() {
+        if i == 3 {
+            let record = wait_for_status(h, *id, CommandStatus::Dead, SOON).await;
+            assert_eq!(record.attempts, 1);
+            assert_eq!(record.errors.len(), 1, "{:?}", record.errors);
+            assert_eq!(record.errors[0].kind, FailureKind::Refused);
+            assert!(
+                record.errors[0].message.contains("max_allowed_packet"),
+                "{}",
+                record.errors[0].message
+            );
+        } else {
+            wait_for_status(h, *id, CommandStatus::Succeeded, SOON).await;
+        }
     }
     tokio::time::timeout(Duration::from_secs(30), running.stop())
         .await
