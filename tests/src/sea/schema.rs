@@ -7,19 +7,33 @@ use super::SeaBackend;
 use crate::Harness;
 use crate::commands::EchoCommand;
 
-/// Two instances migrating an empty database at once both succeed; a rerun applies
-/// nothing.
+/// Many instances starting at once against one fresh database (a new SQLite file
+/// included) all start: the migration lock makes the others wait, none fails with
+/// "database is locked" or a duplicate table. A rerun applies nothing.
 pub async fn migrations_are_idempotent_and_concurrent(h: &Harness<SeaBackend>) {
-    let (a, b) = tokio::join!(
-        SeaStore::connect(h.backend().url()),
-        SeaStore::connect(h.backend().url())
-    );
-    let a = a.expect("first instance");
-    b.expect("second instance");
-    assert!(a.migrate().await.expect("rerun").is_empty());
+    const INSTANCES: usize = 8;
+    let started = futures::future::join_all((0..INSTANCES).map(|_| async {
+        let orch = h
+            .backend()
+            .orch_builder()
+            .handler::<EchoCommand, _>(crate::commands::EchoHandler)
+            .build()
+            .await?;
+        orch.health().await;
+        Ok::<_, Error>(orch)
+    }))
+    .await;
+    let mut instances = Vec::new();
+    for (i, instance) in started.into_iter().enumerate() {
+        instances.push(instance.unwrap_or_else(|e| panic!("instance {i} did not start: {e}")));
+    }
+    let store = SeaStore::connect(h.backend().url())
+        .await
+        .expect("one more instance");
+    assert!(store.migrate().await.expect("rerun").is_empty());
     // orch never touches the application's own migration table.
-    let orch = h.client().await;
-    orch.push(EchoCommand { n: 1 })
+    instances[INSTANCES - 1]
+        .push(EchoCommand { n: 1 })
         .await
         .expect("usable after migration");
 }
