@@ -19,9 +19,48 @@ const SCHEMES: [&str; 5] = [
     "mariadb://",
 ];
 
+/// What a pool is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pool {
+    /// Everything: pushes, finishes, reads, services, the application's own statements.
+    Main,
+    /// PostgreSQL claims only: a few connections whose session settings are the claim's
+    /// own, so a claim is one autocommitted statement, one round trip (see
+    /// [`CLAIM_SETTINGS`]).
+    Claims,
+}
+
+/// Connections of the claims pool: one engine claims one batch at a time.
+pub(crate) const CLAIM_CONNECTIONS: u32 = 4;
+
+/// Session settings of the claims pool. Right after a burst of inserts the table's
+/// statistics still say "almost empty", and the planner then prefers bitmap scans plus a
+/// sort of the whole backlog on every claim (cost growing with the backlog): the claim must
+/// walk the claim index in order (`Merge Append` of the pairs' index scans), and plans are
+/// small (JIT would cost tens of milliseconds). A claim's commit need not wait for its WAL
+/// flush: if the server crashes before the flush, the claim is lost and its rows are still
+/// `pending`, while a finish of a claimed row (a normal commit) flushes the claim's WAL
+/// before its own, so no recorded result ever rests on a lost claim.
+#[cfg(feature = "postgres")]
+const CLAIM_SETTINGS: [(&str, &str); 4] = [
+    ("enable_bitmapscan", "off"),
+    ("enable_sort", "off"),
+    ("jit", "off"),
+    ("synchronous_commit", "off"),
+];
+
 pub(crate) async fn connect(
     url: &str,
     config: &SeaStoreConfig,
+) -> Result<DatabaseConnection, SeaStoreError> {
+    open(url, config, Pool::Main).await
+}
+
+/// Opens a pool for `purpose` (see [`Pool`]).
+pub(crate) async fn open(
+    url: &str,
+    config: &SeaStoreConfig,
+    purpose: Pool,
 ) -> Result<DatabaseConnection, SeaStoreError> {
     if !SCHEMES.iter().any(|s| url.starts_with(s)) {
         return Err(ConfigError::invalid(
@@ -36,13 +75,17 @@ pub(crate) async fn connect(
     let url = url.replacen("mariadb://", "mysql://", 1);
     let sqlite = url.starts_with("sqlite:");
     let memory = sqlite && (url.contains(":memory:") || url.contains("mode=memory"));
-    let max = config.max_connections.unwrap_or(if memory {
-        1
-    } else if sqlite {
-        DEFAULT_SQLITE_MAX_CONNECTIONS
+    let max = if purpose == Pool::Claims {
+        CLAIM_CONNECTIONS
     } else {
-        DEFAULT_MAX_CONNECTIONS
-    });
+        config.max_connections.unwrap_or(if memory {
+            1
+        } else if sqlite {
+            DEFAULT_SQLITE_MAX_CONNECTIONS
+        } else {
+            DEFAULT_MAX_CONNECTIONS
+        })
+    };
     let mut options = ConnectOptions::new(url.clone());
     options
         .max_connections(max)
@@ -66,7 +109,10 @@ pub(crate) async fn connect(
     }
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres") {
-        let settings = postgres_settings(config);
+        let mut settings = postgres_settings(config);
+        if purpose == Pool::Claims {
+            settings.extend(CLAIM_SETTINGS.map(|(name, value)| (name, value.to_owned())));
+        }
         options.map_sqlx_postgres_opts(move |opts| opts.options(settings.clone()));
     }
     #[cfg(feature = "mysql")]

@@ -64,6 +64,25 @@ pub(crate) struct Inner {
     pub(crate) url: Option<String>,
     /// The server's statement bound, read at build.
     pub(crate) limit: StatementLimit,
+    /// PostgreSQL with a URL: the claims pool, opened at the first claim (see
+    /// [`crate::connect::Pool::Claims`]).
+    pub(crate) claims: tokio::sync::OnceCell<DatabaseConnection>,
+}
+
+impl Inner {
+    /// The claims pool, opened on first use; `None` where there is none (other backends,
+    /// a store built on the caller's connection) or it cannot be opened now.
+    pub(crate) async fn claims_pool(&self) -> Option<&DatabaseConnection> {
+        if self.backend != Backend::Postgres {
+            return None;
+        }
+        let url = self.url.as_deref()?;
+        self.claims
+            .get_or_try_init(|| crate::connect::open(url, &self.config, crate::connect::Pool::Claims))
+            .await
+            .inspect_err(|error| tracing::warn!(%error, "could not open the claims pool; claiming through the main pool"))
+            .ok()
+    }
 }
 
 impl std::fmt::Debug for SeaStore {
@@ -115,6 +134,7 @@ impl SeaStore {
                 config,
                 url,
                 limit,
+                claims: tokio::sync::OnceCell::new(),
             }),
         };
         if store.inner.config.migrate {

@@ -44,7 +44,11 @@ pub(crate) async fn claim(
     params: &ClaimParams,
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
     let (db, backend, tables) = (&store.db, store.backend, &store.tables);
-    let result = claim_once(db, backend, tables, params).await;
+    let result = match store.claims_pool().await {
+        // One autocommitted statement on a connection already set up for claims.
+        Some(claims) => claim_in(claims, backend, tables, params).await,
+        None => claim_once(db, backend, tables, params).await,
+    };
     if let Ok(decoded) = &result {
         unreadable::record_dead(store, &decoded.unreadable, Fence::Lease).await;
     }
@@ -130,9 +134,10 @@ async fn begin(
     }
 }
 
-/// Claims in `txn`, a transaction from [`begin`].
-async fn claim_in(
-    txn: &DatabaseTransaction,
+/// Claims through `txn`: a transaction from [`begin`], or on PostgreSQL a connection of the
+/// claims pool (whose statement commits on its own).
+async fn claim_in<C: ConnectionTrait>(
+    txn: &C,
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,

@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 
 use orch_core::store::{ClaimParams, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::ConnectionTrait;
 
 use super::{WHAT, due, lease_expiry, read_all_claimed};
 use crate::backend::Backend;
@@ -30,8 +30,8 @@ use crate::tables::Tables;
 
 const BACKEND: Backend = Backend::MySql;
 
-pub(super) async fn claim(
-    txn: &DatabaseTransaction,
+pub(super) async fn claim<C: ConnectionTrait>(
+    txn: &C,
     tables: &Tables,
     params: &ClaimParams,
 ) -> Result<Decoded, StoreError> {
@@ -107,8 +107,8 @@ pub(super) async fn claim(
 
 /// How many of the `limit` oldest due rows across `pairs` each pair holds (pairs with none
 /// left out), read without locks.
-async fn shares<'p>(
-    txn: &DatabaseTransaction,
+async fn shares<'p, C: ConnectionTrait>(
+    txn: &C,
     from: &str,
     pairs: &[(&'p str, &'p str)],
     limit: u32,
