@@ -1,5 +1,7 @@
 //! Command-line arguments (`orch-bench --help` lists them).
 
+use std::path::PathBuf;
+
 use clap::Parser;
 use orch_tests::BackendKind;
 
@@ -58,6 +60,22 @@ pub(crate) struct Args {
     /// Served commands drained and claimed beside the unserved rows.
     #[arg(long, default_value_t = 2_000)]
     pub(crate) served: u64,
+    /// Runs only the peers comparison: orch's drains at several configurations and its
+    /// single pushes, beside River, apalis and the bare-SQL limits measured in the same run,
+    /// with each of the targets as a ratio.
+    #[arg(long)]
+    pub(crate) peers: bool,
+    /// The peers' scripts directory; a relative path is taken from the workspace root, else
+    /// from the current directory.
+    #[arg(long, default_value = "../shared/peer-bench")]
+    pub(crate) peer_bench: PathBuf,
+    /// Jobs each peer drains (their `JOBS`). Defaults to `--drain`.
+    #[arg(long)]
+    pub(crate) peer_jobs: Option<u64>,
+    /// Worker counts the peers drain with, comma-separated (River on SQLite: those up to
+    /// 1000).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,5000")]
+    pub(crate) peer_workers: Vec<usize>,
 }
 
 fn backend(name: &str) -> Result<BackendKind, String> {

@@ -7,7 +7,11 @@
 //!     [--json bench-results/orch-bench.json]
 //!     [--outbox memory,nats,rabbitmq] [--outbox-messages 20000] [--outbox-probes 200]
 //!     [--outbox-only] [--unserved 200000 [--served 2000]]
+//!     [--peers [--peer-bench ../shared/peer-bench] [--peer-jobs N] [--peer-workers 100,1000,5000]]
 //! ```
+//! `--peers` measures only orch beside its peers (River, apalis) and the bare-SQL limits in
+//! one run, and prints each of the performance targets as a ratio against its bar (see
+//! `peers.rs`).
 //! `--unserved N` measures only claims beside rows no engine serves: the drain of
 //! `--served` commands and one claim of up to `--claim`, alone, beside `N` pending rows of
 //! an unserved name, beside `N` of an unserved target, and beside an idle engine of
@@ -21,6 +25,7 @@
 mod args;
 mod measure;
 mod outbox;
+mod peers;
 mod report;
 mod unserved;
 mod workload;
@@ -30,6 +35,12 @@ use orch_tests::BackendKind;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = <args::Args as clap::Parser>::parse();
+    if args.peers {
+        let peers = peers::run(&args).await?;
+        report::print_peers(&peers);
+        report::write_json(&args.json, &args, &[], &[], Some(&peers))?;
+        return Ok(());
+    }
     if args.unserved > 0 {
         report::print_unserved(&unserved::run(&args).await?);
         return Ok(());
@@ -51,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     report::print_outbox(&outbox);
-    report::write_json(&args.json, &args, &results, &outbox)?;
+    report::write_json(&args.json, &args, &results, &outbox, None)?;
     Ok(())
 }
 

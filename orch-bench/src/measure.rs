@@ -67,11 +67,9 @@ pub(crate) fn builder(url: &str) -> OrchBuilder {
         })
 }
 
+/// Every figure of `kind`, measured on a fresh database.
 pub(crate) async fn backend(kind: BackendKind, args: &Args) -> Result<BackendResult, BoxError> {
-    let db = FreshDatabase::create(kind).await;
-    let result = run(kind, &db.url, args).await;
-    db.drop_database().await;
-    result
+    on_fresh(kind, |url| async move { run(kind, &url, args).await }).await
 }
 
 async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult, BoxError> {
@@ -91,22 +89,7 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
     out.push_one_by_one_per_s = rate(args.push, started);
     clear(&client).await?;
 
-    let started = Instant::now();
-    let per = args.push / args.producers as u64;
-    let mut tasks = Vec::new();
-    for p in 0..args.producers as u64 {
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            for n in 0..per {
-                client.push(Noop { n: p * per + n }).await?;
-            }
-            Ok::<_, orch::Error>(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    out.push_concurrent_per_s = rate(per * args.producers as u64, started);
+    out.push_concurrent_per_s = push_concurrent(&client, args.push, args.producers).await?;
     clear(&client).await?;
 
     eprintln!("[{name}] {} KiB pushes", args.blob_kib);
@@ -131,7 +114,9 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
         "[{name}] drain of {} with {} workers",
         args.drain, args.workers
     );
-    out.drain_per_s = drain(url, &client, args, args.drain).await?.0;
+    out.drain_per_s = drain(url, &client, args.workers, args.claim, args.drain)
+        .await?
+        .0;
     clear(&client).await?;
 
     eprintln!("[{name}] push-to-start latency");
@@ -142,7 +127,7 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
         eprintln!("[{name}] a million commands (memory)");
         fill(&client, 1_000_000).await?;
         let before = rss_mib();
-        let (per_s, peak) = drain(url, &client, args, 1_000_000).await?;
+        let (per_s, peak) = drain(url, &client, args.workers, args.claim, 1_000_000).await?;
         out.million = Some(Million {
             drain_per_s: per_s,
             rss_before_mib: before,
@@ -152,6 +137,57 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
         clear(&client).await?;
     }
     Ok(out)
+}
+
+/// Runs `f` on the URL of a fresh database of `kind`, then drops that database.
+pub(crate) async fn on_fresh<T, F, Fut>(kind: BackendKind, f: F) -> Result<T, BoxError>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result<T, BoxError>>,
+{
+    let db = FreshDatabase::create(kind).await;
+    let result = f(db.url.clone()).await;
+    db.drop_database().await;
+    result
+}
+
+/// Fills the database at `url` with `n` no-op commands and drains them with `workers`
+/// handlers claiming up to `claim` per round trip; returns commands/s. The drain alone,
+/// without the other figures of [`backend`].
+pub(crate) async fn fill_and_drain(
+    url: &str,
+    n: u64,
+    workers: usize,
+    claim: u32,
+) -> Result<f64, BoxError> {
+    let client = builder(url).build().await?;
+    fill(&client, n).await?;
+    Ok(drain(url, &client, workers, claim, n).await?.0)
+}
+
+/// Single pushes of `total` no-op commands (rounded down to a multiple of `producers`),
+/// each its own transaction, from `producers` concurrent tasks; returns pushes/s.
+pub(crate) async fn push_concurrent(
+    client: &Orch,
+    total: u64,
+    producers: usize,
+) -> Result<f64, BoxError> {
+    let started = Instant::now();
+    let per = total / producers as u64;
+    let mut tasks = Vec::new();
+    for p in 0..producers as u64 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per {
+                client.push(Noop { n: p * per + n }).await?;
+            }
+            Ok::<_, orch::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(rate(per * producers as u64, started))
 }
 
 fn rate(n: u64, started: Instant) -> f64 {
@@ -168,12 +204,19 @@ async fn fill(client: &Orch, n: u64) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Drains `n` pre-filled commands; returns commands/s and the peak RSS seen.
-async fn drain(url: &str, client: &Orch, args: &Args, n: u64) -> Result<(f64, f64), BoxError> {
+/// Drains `n` pre-filled commands with `workers` handlers claiming up to `claim` per round
+/// trip; returns commands/s and the peak RSS seen.
+async fn drain(
+    url: &str,
+    client: &Orch,
+    workers: usize,
+    claim: u32,
+    n: u64,
+) -> Result<(f64, f64), BoxError> {
     let engine = builder(url)
         .handler::<Noop, _>(NoopHandler)
-        .concurrency(args.workers)
-        .max_claim(args.claim)
+        .concurrency(workers)
+        .max_claim(claim)
         .build()
         .await?;
     let stop = CancellationToken::new();

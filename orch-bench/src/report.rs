@@ -2,6 +2,7 @@
 
 use crate::args::Args;
 use crate::measure::BackendResult;
+use crate::peers::PeersReport;
 
 pub(crate) fn print_one(r: &BackendResult) {
     eprintln!("[{}] done: drain {:.0}/s", r.backend, r.drain_per_s);
@@ -95,16 +96,18 @@ pub(crate) fn print_unserved(results: &[crate::unserved::BackendCases]) {
     }
 }
 
+/// Writes the settings and every figure to `path`; `peers` (from `--peers`) under its own key.
 pub(crate) fn write_json(
     path: &str,
     args: &Args,
     results: &[BackendResult],
     outbox: &[crate::outbox::OutboxResult],
+    peers: Option<&PeersReport>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = std::path::Path::new(path).parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "settings": {
             "drain_commands": args.drain,
             "workers": args.workers,
@@ -118,9 +121,87 @@ pub(crate) fn write_json(
         "results": results,
         "outbox": outbox,
     });
+    if let Some(peers) = peers {
+        doc["peers"] = serde_json::to_value(peers)?;
+    }
     std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     eprintln!("wrote {path}");
     Ok(())
+}
+
+/// The `--peers` figures: the machine, orch's drains, the peers' figures (missing ones
+/// with their reason), and one row per target with its ratio and result.
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+pub(crate) fn print_peers(r: &PeersReport) {
+    println!();
+    println!("machine: {}", r.machine);
+    println!();
+    println!("| orch | workers | claim | drained/s |");
+    println!("| --- | --- | --- | --- |");
+    for d in &r.orch.drains {
+        println!(
+            "| {} drain of {} | {} | {} | {} |",
+            d.backend,
+            r.drain_commands,
+            d.workers,
+            d.claim,
+            per_s(d.per_s, d.error.as_deref())
+        );
+    }
+    println!(
+        "| postgres single pushes, {} producers | | | {} |",
+        r.orch.producers,
+        per_s(r.orch.push_concurrent_per_s, r.orch.push_error.as_deref())
+    );
+    println!();
+    println!("| peer (JOBS={}) | workers | per s |", r.peer_jobs);
+    println!("| --- | --- | --- |");
+    for p in &r.peers {
+        let workers = p.workers.map_or_else(String::new, |w| w.to_string());
+        let figure = per_s(p.per_s, p.error.as_deref());
+        println!("| {} | {workers} | {figure} |", p.peer.label());
+    }
+    println!();
+    println!("| item | orch | reference | ratio | bar | result |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    for t in &r.targets {
+        let side = |label: &str, v: Option<f64>| match v {
+            Some(v) => format!("{label}: {v:.0}/s"),
+            None => label.to_owned(),
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            t.item,
+            side(&t.orch_label, t.orch),
+            side(&t.reference_label, t.reference),
+            t.ratio.map_or_else(String::new, |x| ratio(x, t.bar)),
+            t.bar
+                .map_or_else(String::new, |b| format!("≥ {}", ratio(b, t.bar))),
+            cell(&t.result)
+        );
+    }
+}
+
+/// A figure per second, or "missing" with the reason.
+fn per_s(v: Option<f64>, error: Option<&str>) -> String {
+    match v {
+        Some(v) => format!("{v:.0}"),
+        None => cell(&format!("missing: {}", error.unwrap_or("not run"))),
+    }
+}
+
+/// `text` made safe for one Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "/").replace('\n', " ")
+}
+
+/// A ratio as the issue writes its bar: a percentage below 1×, a multiple from 1×.
+fn ratio(x: f64, bar: Option<f64>) -> String {
+    if bar.is_some_and(|b| b < 1.0) {
+        format!("{:.0} %", x * 100.0)
+    } else {
+        format!("{x:.2}×")
+    }
 }
 
 fn orch_sea_redact(url: &str) -> String {

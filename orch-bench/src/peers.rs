@@ -1,0 +1,281 @@
+//! `--peers`: orch's drain and single-push figures beside the closest peers' (River,
+//! apalis) and the bare-SQL limits, all measured in one run on one machine, and each target
+//! of the performance issue as a ratio against its bar.
+//!
+//! orch's side drains `--drain` pre-filled no-op commands on a fresh database per backend
+//! and configuration: orch's defaults (100 workers, claims of 100), 1,000 workers claiming
+//! 500, and on PostgreSQL 5,000 workers claiming 500; a backend's peak is the best of them.
+//! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each.
+//!
+//! The peers' side runs the scripts in `--peer-bench` with `JOBS` = `--peer-jobs`
+//! ([`scripts`]): River and apalis at each of `--peer-workers` on PostgreSQL, River on a
+//! SQLite file at those up to 1,000, pgbench's drain and commit limits, and this
+//! repository's `scripts/mariadb-drain-limit.sh`. Peers of a backend missing from
+//! `--backends` are skipped. The SQL limit scripts read their own settings (`N`,
+//! `SECONDS_TO_RUN`) from the environment. [`targets`] turns both sides into the table.
+
+mod parse;
+mod scripts;
+mod targets;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use orch::config::{DEFAULT_CONCURRENCY, DEFAULT_MAX_CLAIM};
+use orch_tests::BackendKind;
+use serde::Serialize;
+
+use crate::args::Args;
+use crate::measure;
+use scripts::Peer;
+pub(crate) use scripts::PeerFigure;
+use scripts::Script;
+pub(crate) use targets::Target;
+
+/// Workers of orch's second drain configuration, and of the 1,000-worker targets.
+pub(crate) const MANY_WORKERS: usize = 1_000;
+/// Workers of orch's widest drain, on PostgreSQL only.
+pub(crate) const MOST_WORKERS: usize = 5_000;
+/// Most commands claimed per round trip by the wide configurations.
+const WIDE_CLAIM: u32 = 500;
+/// River on SQLite runs at the `--peer-workers` up to this many.
+const SQLITE_MAX_WORKERS: usize = 1_000;
+/// The MariaDB limit script, relative to the workspace root.
+const MARIADB_LIMIT: &str = "scripts/mariadb-drain-limit.sh";
+
+type BoxError = Box<dyn std::error::Error>;
+
+/// Everything `--peers` measured, and the targets computed from it.
+#[derive(Debug, Serialize)]
+pub(crate) struct PeersReport {
+    /// Where the figures come from.
+    pub(crate) machine: Machine,
+    /// Commands each orch drain ran.
+    pub(crate) drain_commands: u64,
+    /// Jobs each peer drain ran.
+    pub(crate) peer_jobs: u64,
+    /// The peers' scripts directory.
+    pub(crate) peer_bench: PathBuf,
+    /// orch's side.
+    pub(crate) orch: OrchFigures,
+    /// The peers' side, missing figures included.
+    pub(crate) peers: Vec<PeerFigure>,
+    /// One row per target of the issue.
+    pub(crate) targets: Vec<Target>,
+}
+
+/// orch's figures.
+#[derive(Debug, Serialize)]
+pub(crate) struct OrchFigures {
+    /// One drain per backend and configuration.
+    pub(crate) drains: Vec<OrchDrain>,
+    /// Concurrent producers of the single pushes.
+    pub(crate) producers: usize,
+    /// Single pushes per second on PostgreSQL; `None` when not measured.
+    pub(crate) push_concurrent_per_s: Option<f64>,
+    /// Why the pushes were not measured.
+    pub(crate) push_error: Option<String>,
+}
+
+/// One drain of orch's: a backend at one configuration.
+#[derive(Debug, Serialize)]
+pub(crate) struct OrchDrain {
+    /// The backend's display name.
+    pub(crate) backend: &'static str,
+    /// The engine's concurrency.
+    pub(crate) workers: usize,
+    /// Most commands claimed per round trip.
+    pub(crate) claim: u32,
+    /// Commands per second; `None` when the drain failed.
+    pub(crate) per_s: Option<f64>,
+    /// Why the drain failed.
+    pub(crate) error: Option<String>,
+}
+
+/// The machine: CPU model, cores and kernel release.
+#[derive(Debug, Serialize)]
+pub(crate) struct Machine {
+    cpu: String,
+    cores: usize,
+    kernel: String,
+}
+
+impl Machine {
+    /// This machine, from `/proc` (the kernel release is what `uname -r` prints).
+    fn here() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo.lines().find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            (key.trim() == "model name").then(|| value.trim().to_owned())
+        });
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok();
+        Self {
+            cpu: cpu.unwrap_or_else(|| "unknown CPU".to_owned()),
+            cores: cpuinfo
+                .lines()
+                .filter(|l| l.starts_with("processor"))
+                .count(),
+            kernel: kernel.map_or_else(|| "unknown".to_owned(), |k| k.trim().to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for Machine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}, {} cores, Linux {}",
+            self.cpu, self.cores, self.kernel
+        )
+    }
+}
+
+/// Measures orch's side, then the peers', and computes the targets. Only a missing
+/// `--peer-bench` directory is an error; failed measurements are reported as missing.
+pub(crate) async fn run(args: &Args) -> Result<PeersReport, BoxError> {
+    let peer_bench = scripts::resolve(&args.peer_bench)
+        .map_err(|e| format!("--peer-bench: the peers' scripts directory {e}"))?;
+    if !peer_bench.is_dir() {
+        let shown = peer_bench.display();
+        return Err(format!("--peer-bench: {shown} is not a directory").into());
+    }
+    let machine = Machine::here();
+    eprintln!(
+        "[peers] on {machine}; peer scripts in {}",
+        peer_bench.display()
+    );
+    let orch = orch_side(args).await;
+    let peer_jobs = args.peer_jobs.unwrap_or(args.drain);
+    let peers = tokio::task::spawn_blocking({
+        let (dir, workers) = (peer_bench.clone(), args.peer_workers.clone());
+        let backends = args.backends.clone();
+        move || peer_side(&dir, peer_jobs, &workers, &backends)
+    })
+    .await?;
+    let targets = targets::all(&orch, &peers);
+    Ok(PeersReport {
+        machine,
+        drain_commands: args.drain,
+        peer_jobs,
+        peer_bench,
+        orch,
+        peers,
+        targets,
+    })
+}
+
+/// orch's drains per backend and configuration, and the single pushes on PostgreSQL.
+async fn orch_side(args: &Args) -> OrchFigures {
+    let mut drains = Vec::new();
+    for &kind in &args.backends {
+        let backend = crate::name(kind);
+        let mut configurations = vec![
+            (DEFAULT_CONCURRENCY, DEFAULT_MAX_CLAIM),
+            (MANY_WORKERS, WIDE_CLAIM),
+        ];
+        if kind == BackendKind::Postgres {
+            configurations.push((MOST_WORKERS, WIDE_CLAIM));
+        }
+        for (workers, claim) in configurations {
+            eprintln!(
+                "[{backend}] drain of {} with {workers} workers, claims of {claim}",
+                args.drain
+            );
+            let result = measure::on_fresh(kind, |url| async move {
+                measure::fill_and_drain(&url, args.drain, workers, claim).await
+            })
+            .await;
+            let (per_s, error) = split(result, backend);
+            drains.push(OrchDrain {
+                backend,
+                workers,
+                claim,
+                per_s,
+                error,
+            });
+        }
+    }
+    let (push_concurrent_per_s, push_error) = if args.backends.contains(&BackendKind::Postgres) {
+        eprintln!(
+            "[postgres] {} single pushes from {} producers",
+            args.push, args.producers
+        );
+        let result = measure::on_fresh(BackendKind::Postgres, |url| async move {
+            let client = measure::builder(&url).build().await?;
+            measure::push_concurrent(&client, args.push, args.producers).await
+        })
+        .await;
+        split(result, "postgres")
+    } else {
+        (None, Some("postgres not in --backends".to_owned()))
+    };
+    OrchFigures {
+        drains,
+        producers: args.producers,
+        push_concurrent_per_s,
+        push_error,
+    }
+}
+
+/// A measurement as a figure/error pair, the error also shown as it happens.
+fn split(result: Result<f64, BoxError>, backend: &str) -> (Option<f64>, Option<String>) {
+    match result {
+        Ok(v) => (Some(v), None),
+        Err(e) => {
+            eprintln!("[{backend}] failed: {e}");
+            (None, Some(e.to_string()))
+        }
+    }
+}
+
+/// Every peer in turn (blocking), for the backends measured: PostgreSQL's (River, apalis,
+/// the drain and commit limits), SQLite's (River) and MariaDB's (the drain limit).
+fn peer_side(
+    dir: &Path,
+    jobs: u64,
+    workers: &[usize],
+    backends: &[BackendKind],
+) -> Vec<PeerFigure> {
+    let [postgres, sqlite, mariadb] = [
+        BackendKind::Postgres,
+        BackendKind::Sqlite,
+        BackendKind::MySql,
+    ]
+    .map(|kind| backends.contains(&kind));
+    let mut out = Vec::new();
+    if postgres {
+        let river = Script::drain(dir.join("run-river.sh"), jobs, workers, Some("postgres"));
+        out.extend(scripts::drains(
+            Peer::RiverPostgres,
+            &river,
+            workers,
+            "postgres:",
+        ));
+        let apalis = Script::drain(dir.join("run-apalis.sh"), jobs, workers, None);
+        out.extend(scripts::drains(
+            Peer::ApalisPostgres,
+            &apalis,
+            workers,
+            "apalis",
+        ));
+        let limit = Script::limit(dir.join("sql-drain-limit.sh"), &["N"]);
+        out.push(scripts::tps(Peer::PostgresDrainLimit, &limit, 100.0));
+        let commits = Script::limit(dir.join("sql-commit-limit.sh"), &[]);
+        out.push(scripts::tps(Peer::PostgresCommitLimit, &commits, 1.0));
+    }
+    if sqlite {
+        let few: Vec<usize> = workers
+            .iter()
+            .copied()
+            .filter(|&w| w <= SQLITE_MAX_WORKERS)
+            .collect();
+        let river = Script::drain(dir.join("run-river.sh"), jobs, &few, Some("sqlite"));
+        out.extend(scripts::drains(Peer::RiverSqlite, &river, &few, "sqlite:"));
+    }
+    if mariadb {
+        let settings = ["N", "CLIENTS", "SECONDS_TO_RUN"];
+        let limit = Script::limit(PathBuf::from(MARIADB_LIMIT), &settings);
+        out.push(scripts::jobs_per_s(Peer::MariaDbDrainLimit, &limit));
+    }
+    out
+}

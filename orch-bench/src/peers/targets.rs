@@ -1,0 +1,289 @@
+//! The issue's targets as ratios. Each compares one of orch's figures with a peer's, a
+//! bare-SQL limit or orch's own peak, all from the same run, against the bar the issue sets.
+//! A target whose figures are missing says why instead of guessing.
+
+use orch::config::{DEFAULT_CONCURRENCY, DEFAULT_MAX_CLAIM};
+use serde::Serialize;
+
+use super::scripts::{Peer, PeerFigure};
+use super::{MANY_WORKERS, MOST_WORKERS, OrchFigures};
+
+/// Workers of the peers compared with orch's defaults (item 1).
+const PEER_DEFAULT_WORKERS: usize = 100;
+
+/// One target: orch's figure, what it is compared with, and the bar their ratio must reach.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Target {
+    /// The issue's item number.
+    pub(crate) item: &'static str,
+    /// orch's side, in words.
+    pub(crate) orch_label: String,
+    /// orch's figure, per second.
+    pub(crate) orch: Option<f64>,
+    /// The reference's side, in words.
+    pub(crate) reference_label: String,
+    /// The reference figure, per second.
+    pub(crate) reference: Option<f64>,
+    /// orch / reference.
+    pub(crate) ratio: Option<f64>,
+    /// The least ratio that meets the target; `None` where this mode measures no ratio.
+    pub(crate) bar: Option<f64>,
+    /// `met`, `missed by X %` (X: how far the ratio falls short of the bar, as a share of
+    /// the bar), or `not measured: …`.
+    pub(crate) result: String,
+}
+
+/// A figure, or why it is missing.
+type Figure = Result<f64, String>;
+
+/// Every target of the issue, in its order; those this mode cannot measure say so.
+pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
+    let f = Figures { orch, peers };
+    let defaults = format!(
+        "orch PostgreSQL drain at its defaults ({DEFAULT_CONCURRENCY} workers, claims of {DEFAULT_MAX_CLAIM})"
+    );
+    let pg_defaults = f.orch_at("postgres", DEFAULT_CONCURRENCY);
+    let pg_peak = f.orch_peak("postgres");
+    let best_at_100 = best_of([
+        f.peer_at(Peer::ApalisPostgres, Some(PEER_DEFAULT_WORKERS)),
+        f.peer_at(Peer::RiverPostgres, Some(PEER_DEFAULT_WORKERS)),
+    ]);
+    vec![
+        compare(
+            "1",
+            &defaults,
+            pg_defaults.clone(),
+            &format!("best of apalis and River at {PEER_DEFAULT_WORKERS} workers"),
+            best_at_100,
+            2.0,
+        ),
+        compare(
+            "1",
+            &defaults,
+            pg_defaults,
+            "orch PostgreSQL peak",
+            pg_peak.clone(),
+            0.7,
+        ),
+        compare(
+            "2",
+            "orch PostgreSQL peak",
+            pg_peak.clone(),
+            "River PostgreSQL peak",
+            f.peer_best(Peer::RiverPostgres),
+            2.0,
+        ),
+        compare(
+            "2",
+            "orch PostgreSQL peak",
+            pg_peak.clone(),
+            Peer::PostgresDrainLimit.label(),
+            f.peer_at(Peer::PostgresDrainLimit, None),
+            0.7,
+        ),
+        compare(
+            "3",
+            &format!(
+                "orch PostgreSQL single pushes, {} producers",
+                orch.producers
+            ),
+            value(orch.push_concurrent_per_s, orch.push_error.as_ref()),
+            Peer::PostgresCommitLimit.label(),
+            f.peer_at(Peer::PostgresCommitLimit, None),
+            0.6,
+        ),
+        unmeasured(
+            "4",
+            "scale-out with 4 processes",
+            "needs 4 orch processes; --peers runs one",
+        ),
+        compare(
+            "5",
+            &format!("orch PostgreSQL drain, {MOST_WORKERS} workers"),
+            f.orch_at("postgres", MOST_WORKERS),
+            "orch PostgreSQL peak",
+            pg_peak,
+            0.9,
+        ),
+        compare(
+            "5",
+            &format!("orch MariaDB drain, {MANY_WORKERS} workers"),
+            f.orch_at("mysql", MANY_WORKERS),
+            "orch MariaDB peak",
+            f.orch_peak("mysql"),
+            0.9,
+        ),
+        compare(
+            "5",
+            &format!("orch SQLite drain, {MANY_WORKERS} workers"),
+            f.orch_at("sqlite", MANY_WORKERS),
+            "orch SQLite peak",
+            f.orch_peak("sqlite"),
+            0.9,
+        ),
+        compare(
+            "6",
+            "orch MariaDB peak",
+            f.orch_peak("mysql"),
+            Peer::MariaDbDrainLimit.label(),
+            f.peer_at(Peer::MariaDbDrainLimit, None),
+            0.4,
+        ),
+        compare(
+            "6",
+            "orch SQLite peak",
+            f.orch_peak("sqlite"),
+            "River SQLite peak",
+            f.peer_best(Peer::RiverSqlite),
+            5.0,
+        ),
+        Target {
+            result: "this table, and the JSON's `peers` key".to_owned(),
+            ..unmeasured("7", "peers' figures beside orch's, in one run", "")
+        },
+    ]
+}
+
+/// orch's figure over the reference, against `bar`.
+fn compare(
+    item: &'static str,
+    orch_label: &str,
+    orch: Figure,
+    reference_label: &str,
+    reference: Figure,
+    bar: f64,
+) -> Target {
+    let ratio = match (&orch, &reference) {
+        (Ok(o), Ok(r)) if *r > 0.0 => Ok(o / r),
+        (Err(e), _) | (_, Err(e)) => Err(e.clone()),
+        _ => Err("the reference is zero".to_owned()),
+    };
+    let result = match ratio {
+        Ok(ratio) if ratio >= bar => "met".to_owned(),
+        Ok(ratio) => format!("missed by {:.0} %", (1.0 - ratio / bar) * 100.0),
+        Err(ref e) => format!("not measured: {e}"),
+    };
+    Target {
+        item,
+        orch_label: orch_label.to_owned(),
+        orch: orch.ok(),
+        reference_label: reference_label.to_owned(),
+        reference: reference.ok(),
+        ratio: ratio.ok(),
+        bar: Some(bar),
+        result,
+    }
+}
+
+/// A target this mode does not measure, and why.
+fn unmeasured(item: &'static str, what: &str, why: &str) -> Target {
+    Target {
+        item,
+        orch_label: what.to_owned(),
+        orch: None,
+        reference_label: String::new(),
+        reference: None,
+        ratio: None,
+        bar: None,
+        result: format!("not measured: {why}"),
+    }
+}
+
+/// The best of figures that must all be present (the first missing one's reason if not).
+fn best_of(figures: impl IntoIterator<Item = Figure>) -> Figure {
+    figures
+        .into_iter()
+        .try_fold(0.0_f64, |best, figure| figure.map(|v| best.max(v)))
+}
+
+/// A `per_s`/`error` pair as a [`Figure`].
+fn value(per_s: Option<f64>, error: Option<&String>) -> Figure {
+    per_s.ok_or_else(|| error.cloned().unwrap_or_else(|| "not run".to_owned()))
+}
+
+/// Both sides' figures, looked up by what a target needs.
+struct Figures<'a> {
+    orch: &'a OrchFigures,
+    peers: &'a [PeerFigure],
+}
+
+impl Figures<'_> {
+    /// orch's drain on `backend` with `workers`.
+    fn orch_at(&self, backend: &str, workers: usize) -> Figure {
+        let drain = self
+            .orch
+            .drains
+            .iter()
+            .find(|d| d.backend == backend && d.workers == workers);
+        match drain {
+            Some(d) => value(d.per_s, d.error.as_ref())
+                .map_err(|e| format!("orch {backend} with {workers} workers: {e}")),
+            None => Err(format!(
+                "{backend} with {workers} workers not run (see --backends)"
+            )),
+        }
+    }
+
+    /// orch's best drain on `backend`: a peak only if every configuration was measured.
+    fn orch_peak(&self, backend: &str) -> Figure {
+        let drains = self.orch.drains.iter().filter(|d| d.backend == backend);
+        let figures: Vec<Figure> = drains.map(|d| self.orch_at(backend, d.workers)).collect();
+        if figures.is_empty() {
+            return Err(format!("no {backend} drain run (see --backends)"));
+        }
+        best_of(figures)
+    }
+
+    /// `peer`'s figure at `workers`.
+    fn peer_at(&self, peer: Peer, workers: Option<usize>) -> Figure {
+        let figure = self
+            .peers
+            .iter()
+            .find(|f| f.peer == peer && f.workers == workers);
+        match figure {
+            Some(f) => {
+                value(f.per_s, f.error.as_ref()).map_err(|e| format!("{}: {e}", peer.label()))
+            }
+            None => Err(format!("{} not run", peer.label())),
+        }
+    }
+
+    /// `peer`'s best figure over its worker counts, only if every one was measured (a
+    /// peak over fewer would flatter orch).
+    fn peer_best(&self, peer: Peer) -> Figure {
+        let runs = self.peers.iter().filter(|f| f.peer == peer);
+        let figures: Vec<Figure> = runs.map(|f| self.peer_at(peer, f.workers)).collect();
+        if figures.is_empty() {
+            return Err(format!("{} not run", peer.label()));
+        }
+        best_of(figures)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ratio_short_of_its_bar_says_by_how_much() {
+        let t = compare("1", "orch", Ok(150.0), "peer", Ok(100.0), 2.0);
+        assert_eq!(t.result, "missed by 25 %");
+        let t = compare("1", "orch", Ok(210.0), "peer", Ok(100.0), 2.0);
+        assert_eq!(t.result, "met");
+    }
+
+    #[test]
+    fn a_missing_side_is_not_measured_with_its_reason() {
+        let t = compare(
+            "2",
+            "orch",
+            Ok(1.0),
+            "peer",
+            Err("peer: exit 1".to_owned()),
+            2.0,
+        );
+        assert_eq!(t.result, "not measured: peer: exit 1");
+        assert!(best_of([Ok(1.0), Err("apalis missing".to_owned())]).is_err());
+        assert_eq!(best_of([Ok(1.0), Ok(3.0)]), Ok(3.0));
+    }
+}
