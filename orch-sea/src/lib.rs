@@ -34,6 +34,7 @@ mod inbox;
 #[cfg(feature = "postgres")]
 mod listen;
 mod locks;
+mod notifier;
 mod outbox;
 mod schema;
 mod sql;

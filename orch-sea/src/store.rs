@@ -67,6 +67,8 @@ pub(crate) struct Inner {
     /// PostgreSQL with a URL: the claims pool, opened at the first claim (see
     /// [`crate::connect::Pool::Claims`]).
     pub(crate) claims: tokio::sync::OnceCell<DatabaseConnection>,
+    /// Wake-ups owed after pushes orch committed itself (PostgreSQL).
+    pub(crate) notifier: crate::notifier::Notifier,
 }
 
 impl Inner {
@@ -125,6 +127,7 @@ impl SeaStore {
     ) -> Result<Self, SeaStoreError> {
         let backend = Backend::of(db.get_database_backend());
         let tables = Tables::new(backend, &config.table_prefix);
+        let channel = tables.channel.clone();
         let limit = crate::sql::limits::read(&db, backend).await?;
         let store = Self {
             inner: Arc::new(Inner {
@@ -135,6 +138,7 @@ impl SeaStore {
                 url,
                 limit,
                 claims: tokio::sync::OnceCell::new(),
+                notifier: crate::notifier::Notifier::new(channel),
             }),
         };
         if store.inner.config.migrate {

@@ -26,18 +26,23 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
         let i = self.inner();
         Box::pin(async move {
             let max_bytes = i.limit.max_bytes;
-            let notify = self.notify();
-            if insert::chunks(commands, max_bytes).len() <= 1 {
+            // Committed here: other processes are woken after the commit, by the notifier,
+            // so no push's commit waits on `NOTIFY`'s lock (see `crate::notifier`).
+            let inserted = if insert::chunks(commands, max_bytes).len() <= 1 {
                 // One statement: atomic on its own.
-                return insert::insert(&i.db, i.backend, &i.tables, notify, max_bytes, commands)
-                    .await;
+                insert::insert(&i.db, i.backend, &i.tables, false, max_bytes, commands).await?
+            } else {
+                let txn = crate::sql::begin_write(&i.db, "insert commands").await?;
+                let inserted =
+                    insert::insert(&txn, i.backend, &i.tables, false, max_bytes, commands).await?;
+                txn.commit()
+                    .await
+                    .map_err(|e| db_error("insert commands", e))?;
+                inserted
+            };
+            if self.notify() && commands.iter().any(|c| c.when == orch_core::When::Now) {
+                i.notifier.owe(&i.db);
             }
-            let txn = crate::sql::begin_write(&i.db, "insert commands").await?;
-            let inserted =
-                insert::insert(&txn, i.backend, &i.tables, notify, max_bytes, commands).await?;
-            txn.commit()
-                .await
-                .map_err(|e| db_error("insert commands", e))?;
             Ok(inserted)
         })
     }
