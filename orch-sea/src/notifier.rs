@@ -37,7 +37,8 @@ impl Notifier {
         }
     }
 
-    /// Marks a wake-up as owed (a push committed): it is sent within one round trip.
+    /// Marks a wake-up as owed (a push committed): it is sent within one round trip. The
+    /// first call's `db` is the pool every later notification goes through.
     pub(crate) fn owe(&self, db: &DatabaseConnection) {
         self.owed.store(true, Ordering::Release);
         self.started.call_once(|| {

@@ -41,7 +41,10 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
                 inserted
             };
             if self.notify() && commands.iter().any(|c| c.when == orch_core::When::Now) {
-                i.notifier.owe(&i.db);
+                // On the claims pool where there is one: its `synchronous_commit = off`
+                // spares each notification a flush (a lost one costs a poll, nothing more).
+                let conn = i.claims_pool().await.unwrap_or(&i.db);
+                i.notifier.owe(conn);
             }
             Ok(inserted)
         })
