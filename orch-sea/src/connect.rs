@@ -24,9 +24,10 @@ const SCHEMES: [&str; 5] = [
 pub(crate) enum Pool {
     /// Everything: pushes, finishes, reads, services, the application's own statements.
     Main,
-    /// PostgreSQL claims only: a few connections whose session settings are the claim's
-    /// own, so a claim is one autocommitted statement, one round trip (see
-    /// [`CLAIM_SETTINGS`]).
+    /// Claims only, on the servers: a few connections whose session settings are the
+    /// claim's own. On PostgreSQL a claim is then one autocommitted statement, one round
+    /// trip (see [`CLAIM_SETTINGS`]); on MySQL/MariaDB the sessions are `READ COMMITTED`,
+    /// so a claim's transaction needs no statement to set it.
     Claims,
 }
 
@@ -117,7 +118,15 @@ pub(crate) async fn open(
     }
     #[cfg(feature = "mysql")]
     if url.starts_with("mysql") {
-        let statements = mysql_settings(config);
+        let mut statements = mysql_settings(config);
+        if purpose == Pool::Claims {
+            // A claim's transaction is `READ COMMITTED` (no gap locks, see
+            // `commands/claim/mysql.rs`); set once per connection instead of per claim.
+            statements.push((
+                "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_owned(),
+                true,
+            ));
+        }
         options.map_sqlx_mysql_pool_opts(move |pool| {
             let statements = statements.clone();
             pool.after_connect(move |conn, _| {

@@ -60,11 +60,11 @@ pub(crate) struct Inner {
     pub(crate) backend: Backend,
     pub(crate) tables: Tables,
     pub(crate) config: SeaStoreConfig,
-    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub(crate) url: Option<String>,
     /// The server's statement bound, read at build.
     pub(crate) limit: StatementLimit,
-    /// PostgreSQL with a URL: the claims pool, opened at the first claim (see
+    /// PostgreSQL and MySQL/MariaDB with a URL: the claims pool, opened at the first claim (see
     /// [`crate::connect::Pool::Claims`]).
     pub(crate) claims: tokio::sync::OnceCell<DatabaseConnection>,
     /// Wake-ups owed after pushes orch committed itself (PostgreSQL).
@@ -72,10 +72,12 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// The claims pool, opened on first use; `None` where there is none (other backends,
-    /// a store built on the caller's connection) or it cannot be opened now.
+    /// The claims pool, opened on first use; `None` where there is none (SQLite, a store
+    /// built on the caller's connection or held to one connection) or it cannot be opened
+    /// now.
     pub(crate) async fn claims_pool(&self) -> Option<&DatabaseConnection> {
-        if self.backend != Backend::Postgres {
+        // A store held to one connection opens no other: its claims share that one.
+        if self.backend == Backend::Sqlite || self.config.max_connections == Some(1) {
             return None;
         }
         let url = self.url.as_deref()?;

@@ -52,9 +52,11 @@ use crate::shared::inflight::StopReason;
 use crate::store::Store;
 
 /// Claimed commands whose results are not written yet, per unit of `concurrency`: the
-/// running ones plus as many finished ones waiting for the database. A database that
-/// stops taking results therefore stops claims instead of growing memory.
-const UNWRITTEN_PER_SLOT: usize = 2;
+/// running ones plus three times as many finished ones waiting for the database. A
+/// database that stops taking results therefore stops claims instead of growing memory;
+/// a busy one gets results in large batches (at two per slot, MariaDB drains of 1,000
+/// workers ran about 4 % slower, on more and smaller finish transactions).
+const UNWRITTEN_PER_SLOT: usize = 4;
 
 /// How long handlers get to return after their tokens fire at the end of the grace period.
 const ABANDON_AFTER: Duration = Duration::from_secs(5);

@@ -139,12 +139,13 @@ async fn apply(
 /// indexes behind without the migration's row; the next start runs the whole migration
 /// again, and every statement must then find its work done rather than fail.
 fn resumable(statement: &str) -> String {
-    const REWRITES: [(&str, &str); 5] = [
+    const REWRITES: [(&str, &str); 6] = [
         ("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS "),
         ("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS "),
         ("CREATE UNIQUE INDEX ", "CREATE UNIQUE INDEX IF NOT EXISTS "),
         ("INSERT INTO ", "INSERT IGNORE INTO "),
         (" ADD COLUMN ", " ADD COLUMN IF NOT EXISTS "),
+        ("DROP INDEX ", "DROP INDEX IF EXISTS "),
     ];
     let mut out = statement.to_owned();
     for (from, to) in REWRITES {
@@ -219,6 +220,10 @@ mod tests {
         assert_eq!(
             resumable("INSERT INTO t (a) VALUES (1)"),
             "INSERT IGNORE INTO t (a) VALUES (1)"
+        );
+        assert_eq!(
+            resumable("DROP INDEX i ON t"),
+            "DROP INDEX IF EXISTS i ON t"
         );
     }
 }

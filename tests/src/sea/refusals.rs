@@ -266,7 +266,7 @@ pub async fn reaper_skips_rows_it_cannot_move(h: &Harness<SeaBackend>) {
 
 /// A database that takes a long time to record results (a trigger sleeps on every
 /// success) stops the engine's claims: commands claimed but not yet recorded never exceed
-/// twice the engine's concurrency, instead of the whole queue piling up in memory. Once
+/// four times the engine's concurrency, instead of the whole queue piling up in memory. Once
 /// the database is fast again, everything completes.
 pub async fn slow_database_stops_claims(h: &Harness<SeaBackend>) {
     slow_successes(h.backend()).await;
@@ -296,8 +296,8 @@ pub async fn slow_database_stops_claims(h: &Harness<SeaBackend>) {
     running.stop().await;
     assert!(most >= 1, "the engine claimed while the database was slow");
     assert!(
-        most <= 8,
-        "{most} commands claimed and unrecorded at once, above twice the concurrency of 4"
+        most <= 16,
+        "{most} commands claimed and unrecorded at once, above four times the concurrency of 4"
     );
 }
 

@@ -1,9 +1,10 @@
 //! The due rows a claim may take, read one served `(name, target)` pair at a time.
 //!
 //! Every backend has an index on the pending rows that leads with `name` and `target` and
-//! then orders by `run_at, id` (`{prefix}commands_claim`, schema version 7; on
-//! MySQL/MariaDB `status` comes first and `id` is the implicit primary-key suffix). A claim reads
-//! it once per pair this engine serves: one index seek per pair, then the pair's rows in
+//! then orders by `run_at, id` (`{prefix}commands_claim`, schema version 7, partial on
+//! pending rows; on MySQL/MariaDB `{prefix}commands_pending`, schema version 9, on a virtual
+//! column holding the name of pending rows only, with `id` as the implicit primary-key
+//! suffix; see `mysql.rs`). A claim reads it once per pair this engine serves: one index seek per pair, then the pair's rows in
 //! due order, merged across pairs by `run_at, id`. Rows of names or targets no engine here
 //! serves are never read, however many there are, so they cannot slow a claim or (on
 //! MySQL/MariaDB) be locked by one.
@@ -28,8 +29,8 @@ pub(super) fn pairs(params: &ClaimParams) -> Vec<(&str, &str)> {
 }
 
 /// `SELECT {columns} FROM {from} WHERE status = 'pending' AND name = ? AND target = ? AND
-/// run_at <= now`: one pair's due rows, a range of the claim index (`from` is the table,
-/// with an index hint where the backend takes one).
+/// run_at <= now`: one pair's due rows, a range of the claim index on PostgreSQL and SQLite
+/// (`from` is the table; MySQL/MariaDB has its own arm, in `mysql.rs`).
 pub(super) fn arm(sql: &mut Sql, columns: &str, from: &str, (name, target): (&str, &str)) {
     sql.push("SELECT ")
         .push(columns)

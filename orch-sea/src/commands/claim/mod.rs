@@ -4,9 +4,10 @@
 //! - PostgreSQL: one statement. A materialized CTE walks the pairs' index ranges through a
 //!   `Merge Append` and locks each row it reaches (`FOR UPDATE SKIP LOCKED`, by `ctid`) until
 //!   it holds `limit`, then `UPDATE … RETURNING` stamps them.
-//! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks) whose locking read
-//!   walks only the served pairs' index ranges and locks only the rows it takes, then a
-//!   fenced `UPDATE` (neither has `UPDATE … RETURNING`); see `mysql.rs`.
+//! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks): a plain read of
+//!   the served pairs' index ranges picks the rows, a locking read by primary key takes
+//!   those still free (and only those), then a fenced `UPDATE` stamps them (neither has
+//!   `UPDATE … RETURNING`); see `mysql.rs`.
 //! - SQLite: `BEGIN IMMEDIATE`, then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`;
 //!   SQLite has one writer at a time, so no row locks are needed.
 //!
@@ -46,7 +47,17 @@ pub(crate) async fn claim(
     let (db, backend, tables) = (&store.db, store.backend, &store.tables);
     let result = match store.claims_pool().await {
         // One autocommitted statement on a connection already set up for claims.
-        Some(claims) => claim_in(claims, backend, tables, params).await,
+        Some(claims) if backend == Backend::Postgres => {
+            claim_in(claims, backend, tables, params).await
+        }
+        // A transaction on a connection whose sessions are already `READ COMMITTED`.
+        Some(claims) => {
+            let txn = claims.begin().await.map_err(|e| db_error(WHAT, e));
+            match txn {
+                Ok(txn) => commit_claim(txn, backend, tables, params).await,
+                Err(error) => Err(error),
+            }
+        }
         None => claim_once(db, backend, tables, params).await,
     };
     if let Ok(decoded) = &result {
@@ -97,6 +108,16 @@ async fn claim_once(
     params: &ClaimParams,
 ) -> Result<Decoded, StoreError> {
     let txn = begin(db, backend).await?;
+    commit_claim(txn, backend, tables, params).await
+}
+
+/// Claims in `txn` and commits it.
+async fn commit_claim(
+    txn: DatabaseTransaction,
+    backend: Backend,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Decoded, StoreError> {
     let claimed = claim_in(&txn, backend, tables, params).await?;
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(claimed)

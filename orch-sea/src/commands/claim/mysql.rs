@@ -1,70 +1,169 @@
-//! The MySQL/MariaDB claim, in the `READ COMMITTED` transaction `begin` opens (so locking
-//! reads take no gap locks: a claim never blocks a push). Neither has `UPDATE …
-//! RETURNING`, and neither can merge index ranges in order under a locking read, so a claim
-//! runs three short statements:
+//! The MySQL/MariaDB claim, in the `READ COMMITTED` transaction `begin` opens (so no read
+//! takes gap locks: a claim never blocks a push). Neither has `UPDATE … RETURNING`, so a
+//! claim is a few short statements, repeated over at most [`WINDOWS`] windows:
 //!
-//! 1. A plain read of the `limit` oldest due rows across the served pairs (each pair's arm
-//!    bounded by `LIMIT`, as MySQL materializes every arm of a `UNION`), only to learn how
-//!    many each pair holds: its share. Nothing is locked.
-//! 2. The locking read: per pair with a share, `SELECT … ORDER BY run_at, id LIMIT share
-//!    FOR UPDATE SKIP LOCKED` on that pair's range of the claim index. It walks the range in
-//!    order and stops on its share's last row, so it locks exactly the rows it returns. (A
-//!    walk that ran to the end of its range would also lock the first record past it,
-//!    another pair's row, until commit: measured on MariaDB 10.11 even under `READ
-//!    COMMITTED`. That is why the share is read first, even for one pair. Only when rows
-//!    of the share were taken meanwhile by another claim does the walk go on, skip them,
-//!    and may reach that record.)
+//! 1. A plain read of the ids of the oldest due rows across the served pairs, up to the
+//!    number still wanted (each pair's arm bounded by `LIMIT`, as MySQL materializes every
+//!    arm of a `UNION`), walking only those pairs' ranges of the claim index
+//!    `(pending_name, target, run_at)` (schema version 9). Nothing is locked.
+//! 2. The locking read of those rows by primary key, `… WHERE id IN (…) AND status =
+//!    'pending' FOR UPDATE SKIP LOCKED`: it locks exactly the rows it returns, skips those
+//!    another claim holds and drops those taken since step 1.
 //! 3. A fenced `UPDATE` of the rows taken, by primary key.
+//!
+//! Only when step 2 came up short of a full step 1 (another claim held or took some of its
+//! rows) does a next window start, after the last row step 1 read.
+//!
+//! Why not one locking walk of the claim index in due order: under `READ COMMITTED` a
+//! locking read of a secondary index visits the clustered record of every entry it passes,
+//! including the delete-marked entries of rows claimed moments ago that purge has not
+//! removed yet; measured on MariaDB 10.11 during a drain of 50,000 rows, such a walk
+//! touched ~40,000 pages per claim of 500 against ~14,000 for a plain read plus lookups by
+//! primary key, and took 2.5× as long. A walk that ran to the end of its range would also
+//! lock the first record past it (another pair's row) until commit, even under `READ
+//! COMMITTED`.
 
 use std::collections::HashMap;
 
 use orch_core::store::{ClaimParams, StoreError};
 use sea_orm::ConnectionTrait;
+use uuid::Uuid;
 
 use super::{WHAT, due, lease_expiry, read_all_claimed};
 use crate::backend::Backend;
 use crate::commands::unreadable::{Decoded, Unreadable};
 use crate::error::db_error;
-use crate::sql::{Sql, col, id_value};
+use crate::sql::{Sql, col, id_value, uuid_col};
 use crate::tables::Tables;
 
 const BACKEND: Backend = Backend::MySql;
+
+/// Most windows of candidates one claim reads before it returns what it holds.
+const WINDOWS: usize = 4;
+
+/// Where a window of candidates starts: after this `(run_at, id)` in due order.
+type After = Option<(i64, Uuid)>;
 
 pub(super) async fn claim<C: ConnectionTrait>(
     txn: &C,
     tables: &Tables,
     params: &ClaimParams,
 ) -> Result<Decoded, StoreError> {
-    let t = &tables.commands;
     // The hint keeps every arm on the claim index whatever the statistics say (the due
     // index `(status, run_at)` also gives `run_at` order, but walks every name's rows).
     let from = format!(
-        "{t} FORCE INDEX ({})",
-        tables.index(BACKEND, "commands_claim")
+        "{} FORCE INDEX ({})",
+        tables.commands,
+        tables.index(BACKEND, "commands_pending")
     );
     let pairs = due::pairs(params);
-    let shares = shares(txn, &from, &pairs, params.limit).await?;
-    if shares.is_empty() {
-        return Ok(Decoded::default());
+    let mut claimed = Decoded::default();
+    let mut after: After = None;
+    for _ in 0..WINDOWS {
+        let held = claimed.commands.len() + claimed.unreadable.len();
+        let wanted = params
+            .limit
+            .saturating_sub(u32::try_from(held).unwrap_or(u32::MAX));
+        if wanted == 0 {
+            break;
+        }
+        let candidates = candidates(txn, &from, &pairs, wanted, after).await?;
+        let Some(&(last_id, last_run_at)) = candidates.last() else {
+            break;
+        };
+        let taken = take(txn, tables, params, &candidates).await?;
+        let short = taken.commands.len() + taken.unreadable.len() < candidates.len();
+        claimed.commands.extend(taken.commands);
+        claimed.unreadable.extend(taken.unreadable);
+        // A window that read fewer than wanted saw every due row; one whose rows were all
+        // taken leaves nothing to look further for.
+        if !short || candidates.len() < wanted as usize {
+            break;
+        }
+        after = Some((last_run_at, last_id));
     }
+    Ok(claimed)
+}
+
+/// The ids and due times of the `limit` oldest due rows across `pairs` after `after`, in
+/// due order, read without locks.
+async fn candidates<C: ConnectionTrait>(
+    txn: &C,
+    from: &str,
+    pairs: &[(&str, &str)],
+    limit: u32,
+    after: After,
+) -> Result<Vec<(Uuid, i64)>, StoreError> {
     let mut sql = Sql::new(BACKEND);
-    let columns = format!(
-        "id, name, input, attempts, max_attempts, timeout_ms, {} AS now_us",
-        BACKEND.now_us()
-    );
-    let single = shares.len() == 1;
-    due::union_all(&mut sql, &shares, |sql, (pair, share)| {
-        if !single {
+    let window = |sql: &mut Sql| {
+        if let Some((run_at, id)) = after {
+            sql.push(" AND run_at >= ")
+                .bind(run_at)
+                .push(" AND (run_at > ")
+                .bind(run_at)
+                .push(" OR id > ")
+                .bind(id)
+                .push(")");
+        }
+    };
+    if let [pair] = pairs {
+        arm(&mut sql, from, *pair);
+        window(&mut sql);
+    } else {
+        sql.push("SELECT id, run_at FROM (");
+        due::union_all(&mut sql, pairs, |sql, pair| {
             sql.push("(");
-        }
-        due::arm(sql, &columns, &from, pair);
-        sql.push(" ORDER BY run_at, id LIMIT ")
-            .bind(i64::from(share))
-            .push(" FOR UPDATE SKIP LOCKED");
-        if !single {
-            sql.push(")");
-        }
-    });
+            arm(sql, from, pair);
+            window(sql);
+            sql.push(" ORDER BY run_at, id LIMIT ")
+                .bind(i64::from(limit))
+                .push(")");
+        });
+        sql.push(") d");
+    }
+    sql.push(" ORDER BY run_at, id LIMIT ")
+        .bind(i64::from(limit));
+    let rows = txn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    rows.iter()
+        .map(|row| Ok((uuid_col(row, 0, WHAT)?, col::<i64>(row, 1, WHAT)?)))
+        .collect()
+}
+
+/// One pair's due rows, a range of the claim index: `pending_name` is the row's name while
+/// it is pending and NULL otherwise (schema version 9), so no `status` test is needed.
+fn arm(sql: &mut Sql, from: &str, (name, target): (&str, &str)) {
+    sql.push("SELECT id, run_at FROM ")
+        .push(from)
+        .push(" WHERE pending_name = ")
+        .bind(name.to_owned())
+        .push(" AND target = ")
+        .bind(target.to_owned())
+        .push(" AND run_at <= ")
+        .now();
+}
+
+/// Locks the `candidates` still pending and free by primary key and marks them running
+/// under this claim's lease; returns them in due order.
+async fn take<C: ConnectionTrait>(
+    txn: &C,
+    tables: &Tables,
+    params: &ClaimParams,
+    candidates: &[(Uuid, i64)],
+) -> Result<Decoded, StoreError> {
+    let t = &tables.commands;
+    let mut sql = Sql::new(BACKEND);
+    sql.push("SELECT id, name, input, attempts, max_attempts, timeout_ms, ")
+        .push(BACKEND.now_us())
+        .push(" AS now_us FROM ")
+        .push(t)
+        .push(" WHERE id IN ")
+        .bind_list(candidates.iter().map(|&(id, _)| id))
+        .push(" AND status = 'pending' AND run_at <= ")
+        .now()
+        .push(" FOR UPDATE SKIP LOCKED");
     let rows = txn
         .query_all_raw(sql.build())
         .await
@@ -73,7 +172,16 @@ pub(super) async fn claim<C: ConnectionTrait>(
         return Ok(Decoded::default());
     };
     let now: i64 = col(first, 6, WHAT)?;
-    let claimed = read_all_claimed(&rows, params.token, 1);
+    let mut claimed = read_all_claimed(&rows, params.token, 1);
+    // Read by primary key: put them back in due order, the order they start in.
+    let position: HashMap<Uuid, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, &(id, _))| (id, i))
+        .collect();
+    claimed
+        .commands
+        .sort_by_key(|c| position.get(&c.id.as_uuid()).copied());
     // Rows that cannot be decoded are taken too (running under this claim's lease), so the
     // claim can record them dead, fenced on that lease, once it commits.
     let ids: Vec<_> = claimed
@@ -103,50 +211,4 @@ pub(super) async fn claim<C: ConnectionTrait>(
         .await
         .map_err(|e| db_error(WHAT, e))?;
     Ok(claimed)
-}
-
-/// How many of the `limit` oldest due rows across `pairs` each pair holds (pairs with none
-/// left out), read without locks.
-async fn shares<'p, C: ConnectionTrait>(
-    txn: &C,
-    from: &str,
-    pairs: &[(&'p str, &'p str)],
-    limit: u32,
-) -> Result<Vec<((&'p str, &'p str), u32)>, StoreError> {
-    let mut sql = Sql::new(BACKEND);
-    sql.push("SELECT name, target, COUNT(*) FROM (");
-    if let [pair] = pairs {
-        due::arm(&mut sql, "name, target", from, *pair);
-    } else {
-        due::union_all(&mut sql, pairs, |sql, pair| {
-            sql.push("(");
-            due::arm(sql, "name, target, run_at, id", from, pair);
-            sql.push(" ORDER BY run_at, id LIMIT ")
-                .bind(i64::from(limit))
-                .push(")");
-        });
-    }
-    sql.push(" ORDER BY run_at, id LIMIT ")
-        .bind(i64::from(limit))
-        .push(") d GROUP BY name, target");
-    let rows = txn
-        .query_all_raw(sql.build())
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    let mut counts: HashMap<(String, String), u32> = HashMap::new();
-    for row in &rows {
-        let n: i64 = col(row, 2, WHAT)?;
-        counts.insert(
-            (col(row, 0, WHAT)?, col(row, 1, WHAT)?),
-            u32::try_from(n).unwrap_or(limit),
-        );
-    }
-    Ok(pairs
-        .iter()
-        .filter_map(|&(name, target)| {
-            counts
-                .get(&(name.to_owned(), target.to_owned()))
-                .map(|&n| ((name, target), n))
-        })
-        .collect())
 }
