@@ -60,6 +60,16 @@ pub(crate) struct Args {
     /// Served commands drained and claimed beside the unserved rows.
     #[arg(long, default_value_t = 2_000)]
     pub(crate) served: u64,
+    /// Runs only the scale-out comparison on the server backends of `--backends`: the
+    /// `--drain` backlog drained by one engine process, then by this many at once against
+    /// the same database (each with `--workers` and `--claim`), with the per-process split.
+    /// 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) processes: usize,
+    /// Internal: runs one drain engine of the scale-out comparison on this URL, driven
+    /// through stdin and stdout by the parent `orch-bench --processes`.
+    #[arg(long, hide = true)]
+    pub(crate) drain_worker: Option<String>,
     /// Runs only the peers comparison: orch's drains at several configurations and its
     /// single pushes, beside River, apalis and the bare-SQL limits measured in the same run,
     /// with each of the targets as a ratio.

@@ -6,12 +6,14 @@
 //!     [--workers 1000] [--claim 500] [--push 5000] [--latency 200] [--million]
 //!     [--json bench-results/orch-bench.json]
 //!     [--outbox memory,nats,rabbitmq] [--outbox-messages 20000] [--outbox-probes 200]
-//!     [--outbox-only] [--unserved 200000 [--served 2000]]
+//!     [--outbox-only] [--unserved 200000 [--served 2000]] [--processes 4]
 //!     [--peers [--peer-bench ../shared/peer-bench] [--peer-jobs N] [--peer-workers 100,1000,5000]]
 //! ```
 //! `--peers` measures only orch beside its peers (River, apalis) and the bare-SQL limits in
 //! one run, and prints each of the performance targets as a ratio against its bar (see
 //! `peers.rs`).
+//! `--processes N` measures only scale-out: one engine process, then N at once, draining
+//! the same backlog on each server backend (see `fleet.rs`).
 //! `--unserved N` measures only claims beside rows no engine serves: the drain of
 //! `--served` commands and one claim of up to `--claim`, alone, beside `N` pending rows of
 //! an unserved name, beside `N` of an unserved target, and beside an idle engine of
@@ -23,6 +25,7 @@
 //! `?host=/var/run/postgresql` style URLs use the Unix socket).
 
 mod args;
+mod fleet;
 mod measure;
 mod outbox;
 mod peers;
@@ -35,10 +38,19 @@ use orch_tests::BackendKind;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = <args::Args as clap::Parser>::parse();
+    if let Some(url) = &args.drain_worker {
+        return fleet::worker(url, &args).await;
+    }
+    if args.processes > 0 {
+        let fleets = fleet::run(&args.backends, fleet::Plan::of(&args)).await?;
+        report::print_fleets(&fleets);
+        report::write_json(&args.json, &args, &[], &[], None, &fleets)?;
+        return Ok(());
+    }
     if args.peers {
         let peers = peers::run(&args).await?;
         report::print_peers(&peers);
-        report::write_json(&args.json, &args, &[], &[], Some(&peers))?;
+        report::write_json(&args.json, &args, &[], &[], Some(&peers), &[])?;
         return Ok(());
     }
     if args.unserved > 0 {
@@ -62,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await?;
     report::print_outbox(&outbox);
-    report::write_json(&args.json, &args, &results, &outbox, None)?;
+    report::write_json(&args.json, &args, &results, &outbox, None, &[])?;
     Ok(())
 }
 

@@ -190,11 +190,13 @@ pub(crate) async fn push_concurrent(
     Ok(rate(per * producers as u64, started))
 }
 
-fn rate(n: u64, started: Instant) -> f64 {
+/// `n` over the time since `started`, per second.
+pub(crate) fn rate(n: u64, started: Instant) -> f64 {
     n as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn fill(client: &Orch, n: u64) -> Result<(), BoxError> {
+/// Pushes `n` no-op commands, a thousand per batch.
+pub(crate) async fn fill(client: &Orch, n: u64) -> Result<(), BoxError> {
     let mut next = 0;
     while next < n {
         let end = (next + 1000).min(n);
@@ -314,7 +316,7 @@ pub(crate) fn percentiles(sorted_us: &[u64]) -> Percentiles {
 
 /// Commands still pending or running: two small scans of the partial indexes, so the
 /// check stays cheap however many finished rows the table holds.
-async fn unfinished(client: &Orch) -> Result<u64, BoxError> {
+pub(crate) async fn unfinished(client: &Orch) -> Result<u64, BoxError> {
     let db = client.store().connection();
     let t = client.store().commands_table();
     let sql = format!(
@@ -341,7 +343,8 @@ async fn succeeded(client: &Orch) -> Result<u64, BoxError> {
     Ok(u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0))
 }
 
-async fn clear(client: &Orch) -> Result<(), BoxError> {
+/// Deletes every command.
+pub(crate) async fn clear(client: &Orch) -> Result<(), BoxError> {
     let db = client.store().connection();
     db.execute_unprepared(&format!("DELETE FROM {}", client.store().commands_table()))
         .await?;

@@ -75,6 +75,22 @@ pub(crate) struct OrchFigures {
     pub(crate) push_concurrent_per_s: Option<f64>,
     /// Why the pushes were not measured.
     pub(crate) push_error: Option<String>,
+    /// Scale-out per server backend: one process, then [`SCALE_OUT_PROCESSES`] together.
+    pub(crate) scale_out: Vec<ScaleOut>,
+}
+
+/// Engine processes draining together in the scale-out figure (item 5).
+pub(crate) const SCALE_OUT_PROCESSES: usize = 4;
+
+/// One backend's scale-out figure, or why it is missing.
+#[derive(Debug, Serialize)]
+pub(crate) struct ScaleOut {
+    /// The backend's display name.
+    pub(crate) backend: &'static str,
+    /// The figures, when measured.
+    pub(crate) fleet: Option<crate::fleet::Fleet>,
+    /// Why they are missing.
+    pub(crate) error: Option<String>,
 }
 
 /// One drain of orch's: a backend at one configuration.
@@ -209,11 +225,37 @@ async fn orch_side(args: &Args) -> OrchFigures {
     } else {
         (None, Some("postgres not in --backends".to_owned()))
     };
+    let mut scale_out = Vec::new();
+    for &kind in &args.backends {
+        if kind == BackendKind::Sqlite {
+            continue;
+        }
+        let plan = crate::fleet::Plan {
+            commands: args.drain,
+            workers: MANY_WORKERS,
+            claim: WIDE_CLAIM,
+            processes: SCALE_OUT_PROCESSES,
+        };
+        let backend = crate::name(kind);
+        let (fleet, error) = match crate::fleet::one_backend(kind, plan).await {
+            Ok(fleet) => (Some(fleet), None),
+            Err(e) => {
+                eprintln!("[{backend}] scale-out failed: {e}");
+                (None, Some(e.to_string()))
+            }
+        };
+        scale_out.push(ScaleOut {
+            backend,
+            fleet,
+            error,
+        });
+    }
     OrchFigures {
         drains,
         producers: args.producers,
         push_concurrent_per_s,
         push_error,
+        scale_out,
     }
 }
 

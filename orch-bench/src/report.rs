@@ -96,13 +96,40 @@ pub(crate) fn print_unserved(results: &[crate::unserved::BackendCases]) {
     }
 }
 
-/// Writes the settings and every figure to `path`; `peers` (from `--peers`) under its own key.
+/// The `--processes` figures: one process alone, N together, and each one's share.
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+pub(crate) fn print_fleets(fleets: &[crate::fleet::Fleet]) {
+    println!();
+    println!(
+        "| backend | commands | workers × claim per process | 1 process | processes | together | × one | commands per process |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for f in fleets {
+        let split: Vec<String> = f.split.iter().map(u64::to_string).collect();
+        println!(
+            "| {} | {} | {} × {} | {:.0}/s | {} | {:.0}/s | {:.2} | {} |",
+            f.backend,
+            f.commands,
+            f.workers,
+            f.claim,
+            f.one_per_s,
+            f.processes,
+            f.all_per_s,
+            f.ratio(),
+            split.join(" · ")
+        );
+    }
+}
+
+/// Writes the settings and every figure to `path`; `peers` (from `--peers`) and `fleets`
+/// (from `--processes`) under keys of their own.
 pub(crate) fn write_json(
     path: &str,
     args: &Args,
     results: &[BackendResult],
     outbox: &[crate::outbox::OutboxResult],
     peers: Option<&PeersReport>,
+    fleets: &[crate::fleet::Fleet],
 ) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = std::path::Path::new(path).parent() {
         std::fs::create_dir_all(dir)?;
@@ -123,6 +150,9 @@ pub(crate) fn write_json(
     });
     if let Some(peers) = peers {
         doc["peers"] = serde_json::to_value(peers)?;
+    }
+    if !fleets.is_empty() {
+        doc["scale_out"] = serde_json::to_value(fleets)?;
     }
     std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
     eprintln!("wrote {path}");

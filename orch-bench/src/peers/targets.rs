@@ -6,7 +6,7 @@ use orch::config::{DEFAULT_CONCURRENCY, DEFAULT_MAX_CLAIM};
 use serde::Serialize;
 
 use super::scripts::{Peer, PeerFigure};
-use super::{MANY_WORKERS, MOST_WORKERS, OrchFigures};
+use super::{MANY_WORKERS, MOST_WORKERS, OrchFigures, SCALE_OUT_PROCESSES};
 
 /// Workers of the peers compared with orch's defaults (item 1).
 const PEER_DEFAULT_WORKERS: usize = 100;
@@ -92,11 +92,8 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
             f.peer_at(Peer::PostgresCommitLimit, None),
             0.6,
         ),
-        unmeasured(
-            "4",
-            "scale-out with 4 processes",
-            "needs 4 orch processes; --peers runs one",
-        ),
+        f.scale_out("postgres", "PostgreSQL"),
+        f.scale_out("mysql", "MariaDB"),
         compare(
             "5",
             &format!("orch PostgreSQL drain, {MOST_WORKERS} workers"),
@@ -236,6 +233,41 @@ impl Figures<'_> {
             return Err(format!("no {backend} drain run (see --backends)"));
         }
         best_of(figures)
+    }
+
+    /// Item 5's scale-out on `backend`: the processes together against one alone.
+    fn scale_out(&self, backend: &str, shown: &str) -> Target {
+        let run = self.orch.scale_out.iter().find(|s| s.backend == backend);
+        let (together, alone) = match run {
+            Some(s) => match (&s.fleet, &s.error) {
+                (Some(f), _) => (Ok(f.all_per_s), Ok(f.one_per_s)),
+                (None, e) => {
+                    let e = e.clone().unwrap_or_else(|| "not run".to_owned());
+                    (Err(e.clone()), Err(e))
+                }
+            },
+            None => {
+                let e = format!("{backend} not in --backends");
+                (Err(e.clone()), Err(e))
+            }
+        };
+        let split = run
+            .and_then(|s| s.fleet.as_ref())
+            .map(|f| {
+                let each: Vec<String> = f.split.iter().map(u64::to_string).collect();
+                format!(" (commands per process: {})", each.join(" · "))
+            })
+            .unwrap_or_default();
+        compare(
+            "5",
+            &format!(
+                "{SCALE_OUT_PROCESSES} orch processes on one {shown}, {MANY_WORKERS} workers each{split}"
+            ),
+            together,
+            &format!("one orch process, {MANY_WORKERS} workers"),
+            alone,
+            0.9,
+        )
     }
 
     /// `peer`'s figure at `workers`.

@@ -17,6 +17,10 @@ use crate::shared::inflight::{Slot, lease_span};
 use crate::shared::{LOOK_AGAIN, Shared};
 use crate::store::{ClaimParams, Finish, FinishOutcome};
 
+/// Longest a claim under load waits for a whole batch of capacity (see
+/// [`Producer::fill_up`]).
+const FILL_UP_WAIT: Duration = Duration::from_millis(2);
+
 pub(crate) struct Producer<Tx: ?Sized + 'static> {
     pub(crate) shared: Arc<Shared<Tx>>,
     /// Handlers running at once.
@@ -50,22 +54,28 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
         let mut error_pause = Duration::from_millis(100);
         let mut seen_pushes = 0;
         let mut look_again = [].iter();
+        let mut last_full = false;
         while !stop.is_cancelled() {
             if names.is_empty() {
                 warn!("no handlers registered: this engine will claim nothing");
                 stop.cancelled().await;
                 break;
             }
-            let free = self
-                .slots
-                .available_permits()
-                .min(self.unwritten.available_permits());
+            let free = self.free();
             if free < threshold {
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = self.slot_freed.notified() => continue,
                 }
             }
+            // Under load (the last claim came back full), a part of a batch waits a moment
+            // for the rest: handlers started together free their slots together, and a
+            // claim of a whole batch costs one round trip, as a claim of a quarter does.
+            let free = if last_full && free < batch as usize {
+                self.fill_up(free, batch as usize, &stop).await
+            } else {
+                free
+            };
             let limit = (free as u32).min(batch);
             let params = ClaimParams {
                 worker: self.shared.worker,
@@ -97,6 +107,7 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
                 }
             };
             let got = claimed.len();
+            last_full = got == limit as usize;
             debug!(limit, got, "claimed");
             for cmd in claimed {
                 self.start(cmd, claimed_at);
@@ -119,6 +130,29 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
                 }
             }
         }
+    }
+
+    /// Free capacity, once a whole `batch` is free or [`FILL_UP_WAIT`] has passed since
+    /// `free` was counted, whichever comes first.
+    async fn fill_up(&self, mut free: usize, batch: usize, stop: &CancellationToken) -> usize {
+        let until = Instant::now() + FILL_UP_WAIT;
+        while free < batch {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep_until(until) => break,
+                () = self.slot_freed.notified() => {}
+            }
+            free = self.free();
+        }
+        free.max(self.free())
+    }
+
+    /// Capacity for more claimed commands: free slots, within the bound on results not
+    /// written yet.
+    fn free(&self) -> usize {
+        self.slots
+            .available_permits()
+            .min(self.unwritten.available_permits())
     }
 
     fn start(&self, cmd: crate::store::ClaimedCommand, claimed_at: Instant) {
