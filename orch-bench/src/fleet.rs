@@ -127,7 +127,7 @@ async fn drain_by(url: &str, processes: usize, plan: Plan) -> Result<(f64, Vec<u
     }
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if unfinished(&client).await? == 0 {
+        if !unfinished(&client).await? {
             break;
         }
         if started.elapsed() > Duration::from_secs(1800) {
