@@ -60,6 +60,11 @@ pub(crate) struct Args {
     /// Served commands drained and claimed beside the unserved rows.
     #[arg(long, default_value_t = 2_000)]
     pub(crate) served: u64,
+    /// Runs only the idle cost: an engine with nothing to do runs this many seconds on each
+    /// backend of `--backends`, and its process CPU and the server's statements per second
+    /// are printed. 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) idle: u64,
     /// Runs only the scale-out comparison on the server backends of `--backends`: the
     /// `--drain` backlog drained by one engine process, then by this many at once against
     /// the same database (each with `--workers` and `--claim`), with the per-process split.

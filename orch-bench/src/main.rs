@@ -6,12 +6,14 @@
 //!     [--workers 1000] [--claim 500] [--push 5000] [--latency 200] [--million]
 //!     [--json bench-results/orch-bench.json]
 //!     [--outbox memory,nats,rabbitmq] [--outbox-messages 20000] [--outbox-probes 200]
-//!     [--outbox-only] [--unserved 200000 [--served 2000]] [--processes 4]
+//!     [--outbox-only] [--unserved 200000 [--served 2000]] [--processes 4] [--idle 10]
 //!     [--peers [--peer-bench ../shared/peer-bench] [--peer-jobs N] [--peer-workers 100,1000,5000]]
 //! ```
 //! `--peers` measures only orch beside its peers (River, apalis) and the bare-SQL limits in
 //! one run, and prints each of the performance targets as a ratio against its bar (see
 //! `peers.rs`).
+//! `--idle SECONDS` measures only what an idle engine costs: its CPU and the statements
+//! the server sees (see `idle.rs`).
 //! `--processes N` measures only scale-out: one engine process, then N at once, draining
 //! the same backlog on each server backend (see `fleet.rs`).
 //! `--unserved N` measures only claims beside rows no engine serves: the drain of
@@ -26,6 +28,7 @@
 
 mod args;
 mod fleet;
+mod idle;
 mod measure;
 mod outbox;
 mod peers;
@@ -40,6 +43,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = <args::Args as clap::Parser>::parse();
     if let Some(url) = &args.drain_worker {
         return fleet::worker(url, &args).await;
+    }
+    if args.idle > 0 {
+        report::print_idle(&idle::run(&args.backends, args.idle).await?);
+        return Ok(());
     }
     if args.processes > 0 {
         let fleets = fleet::run(&args.backends, fleet::Plan::of(&args)).await?;

@@ -96,6 +96,24 @@ pub(crate) fn print_unserved(results: &[crate::unserved::BackendCases]) {
     }
 }
 
+/// The `--idle` figures.
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+pub(crate) fn print_idle(results: &[crate::idle::Idle]) {
+    println!();
+    println!("| backend | idle for | process CPU | server sees |");
+    println!("| --- | --- | --- | --- |");
+    for r in results {
+        let server = r.server_per_s.map_or_else(
+            || r.counted.to_owned(),
+            |v| format!("{v:.1}/s {}", r.counted),
+        );
+        println!(
+            "| {} | {:.1} s | {:.2} % of a core | {} |",
+            r.backend, r.seconds, r.cpu_percent, server
+        );
+    }
+}
+
 /// The `--processes` figures: one process alone, N together, and each one's share.
 #[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 pub(crate) fn print_fleets(fleets: &[crate::fleet::Fleet]) {
