@@ -42,6 +42,8 @@ const WIDE_CLAIM: u32 = 500;
 const SQLITE_MAX_WORKERS: usize = 1_000;
 /// The MariaDB limit script, relative to the workspace root.
 const MARIADB_LIMIT: &str = "scripts/mariadb-drain-limit.sh";
+/// PostgreSQL's commit limit on orch's own table, in orch's `scripts/`.
+const ORCH_TABLE_COMMIT_LIMIT: &str = "scripts/pg-commit-limit-orch-table.sh";
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -168,6 +170,10 @@ pub(crate) async fn run(args: &Args) -> Result<PeersReport, BoxError> {
         move || peer_side(&dir, peer_jobs, &workers, &backends)
     })
     .await?;
+    let mut peers = peers;
+    if args.backends.contains(&BackendKind::Postgres) {
+        peers.push(commit_limit_on_orch_table().await);
+    }
     let targets = targets::all(&orch, &peers);
     Ok(PeersReport {
         machine,
@@ -268,6 +274,30 @@ fn split(result: Result<f64, BoxError>, backend: &str) -> (Option<f64>, Option<S
             (None, Some(e.to_string()))
         }
     }
+}
+
+/// PostgreSQL's single-row commit limit on orch's own table: a fresh database migrated by
+/// orch, then `scripts/pg-commit-limit-orch-table.sh` on it.
+async fn commit_limit_on_orch_table() -> PeerFigure {
+    eprintln!("[postgres] single-row commit limit on orch's table");
+    let peer = Peer::PostgresCommitLimitOrchTable;
+    let measured = measure::on_fresh(BackendKind::Postgres, |url| async move {
+        let client = measure::builder(&url).build().await?;
+        let prefix = client.store().table_prefix().to_owned();
+        let database = url
+            .rsplit('/')
+            .next()
+            .and_then(|tail| tail.split('?').next())
+            .ok_or("no database name in the URL")?
+            .to_owned();
+        let script = Script::limit(PathBuf::from(ORCH_TABLE_COMMIT_LIMIT), &["SECONDS_TO_RUN"])
+            .with_env("DATABASE", database)
+            .with_env("PREFIX", prefix);
+        let figure = tokio::task::spawn_blocking(move || scripts::tps(peer, &script, 1.0)).await?;
+        Ok::<_, BoxError>(figure)
+    })
+    .await;
+    measured.unwrap_or_else(|e| PeerFigure::missing(peer, e.to_string()))
 }
 
 /// Every peer in turn (blocking), for the backends measured: PostgreSQL's (River, apalis,

@@ -27,6 +27,9 @@ pub(crate) enum Peer {
     PostgresDrainLimit,
     /// pgbench inserting one row per transaction (`sql-commit-limit.sh`), in commits/s.
     PostgresCommitLimit,
+    /// pgbench inserting one command row per transaction into orch's own table, with its
+    /// indexes, over TCP (`scripts/pg-commit-limit-orch-table.sh`), in commits/s.
+    PostgresCommitLimitOrchTable,
     /// The same drain cycle as a MariaDB stored procedure (`scripts/mariadb-drain-limit.sh`).
     MariaDbDrainLimit,
 }
@@ -40,6 +43,9 @@ impl Peer {
             Self::ApalisPostgres => "apalis (PostgreSQL)",
             Self::PostgresDrainLimit => "PostgreSQL bare-SQL drain limit",
             Self::PostgresCommitLimit => "PostgreSQL single-row commit limit",
+            Self::PostgresCommitLimitOrchTable => {
+                "PostgreSQL single-row commit limit on orch's table"
+            }
             Self::MariaDbDrainLimit => "MariaDB bare-SQL drain limit",
         }
     }
@@ -60,6 +66,20 @@ pub(crate) struct PeerFigure {
     pub(crate) line: Option<String>,
     /// Why the figure is missing.
     pub(crate) error: Option<String>,
+}
+
+impl PeerFigure {
+    /// `peer`'s figure, missing because of `error`.
+    pub(crate) fn missing(peer: Peer, error: String) -> Self {
+        Self {
+            peer,
+            workers: None,
+            per_s: None,
+            script: String::new(),
+            line: None,
+            error: Some(error),
+        }
+    }
 }
 
 /// A script to run: its path, arguments and extra environment.
@@ -108,6 +128,12 @@ impl Script {
             args: Vec::new(),
             env,
         }
+    }
+
+    /// The same script with `key=value` added to its environment.
+    pub(crate) fn with_env(mut self, key: &'static str, value: String) -> Self {
+        self.env.push((key, value));
+        self
     }
 
     /// Runs the script to its end (stdout captured; stderr shown only on failure).

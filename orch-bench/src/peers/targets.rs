@@ -92,6 +92,17 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
             f.peer_at(Peer::PostgresCommitLimit, None),
             0.6,
         ),
+        compare(
+            "3",
+            &format!(
+                "orch PostgreSQL single pushes, {} producers",
+                orch.producers
+            ),
+            value(orch.push_concurrent_per_s, orch.push_error.as_ref()),
+            Peer::PostgresCommitLimitOrchTable.label(),
+            f.peer_at(Peer::PostgresCommitLimitOrchTable, None),
+            0.6,
+        ),
         f.scale_out("postgres", "PostgreSQL"),
         f.scale_out("mysql", "MariaDB"),
         compare(
