@@ -81,28 +81,8 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
             f.peer_at(Peer::PostgresDrainLimit, None),
             0.7,
         ),
-        compare(
-            "3",
-            &format!(
-                "orch PostgreSQL single pushes, {} producers",
-                orch.producers
-            ),
-            value(orch.push_concurrent_per_s, orch.push_error.as_ref()),
-            Peer::PostgresCommitLimit.label(),
-            f.peer_at(Peer::PostgresCommitLimit, None),
-            0.6,
-        ),
-        compare(
-            "3",
-            &format!(
-                "orch PostgreSQL single pushes, {} producers",
-                orch.producers
-            ),
-            value(orch.push_concurrent_per_s, orch.push_error.as_ref()),
-            Peer::PostgresCommitLimitOrchTable.label(),
-            f.peer_at(Peer::PostgresCommitLimitOrchTable, None),
-            0.6,
-        ),
+        f.pushes_against(Peer::PostgresCommitLimit),
+        f.pushes_against(Peer::PostgresCommitLimitOrchTable),
         f.scale_out("postgres", "PostgreSQL"),
         f.scale_out("mysql", "MariaDB"),
         compare(
@@ -244,6 +224,24 @@ impl Figures<'_> {
             return Err(format!("no {backend} drain run (see --backends)"));
         }
         best_of(figures)
+    }
+
+    /// Item 3: orch's single pushes against one of the commit limits.
+    fn pushes_against(&self, limit: Peer) -> Target {
+        compare(
+            "3",
+            &format!(
+                "orch PostgreSQL single pushes, {} producers",
+                self.orch.producers
+            ),
+            value(
+                self.orch.push_concurrent_per_s,
+                self.orch.push_error.as_ref(),
+            ),
+            limit.label(),
+            self.peer_at(limit, None),
+            0.6,
+        )
     }
 
     /// Item 5's scale-out on `backend`: the processes together against one alone.
