@@ -27,8 +27,9 @@ type BoxError = Box<dyn std::error::Error>;
 pub(crate) struct Fleet {
     pub(crate) backend: &'static str,
     pub(crate) commands: u64,
-    /// Workers and claim size of each process.
+    /// Workers of each process.
     pub(crate) workers: usize,
+    /// Most commands each process claims per round trip.
     pub(crate) claim: u32,
     /// One process alone.
     pub(crate) one_per_s: f64,
@@ -51,8 +52,9 @@ impl Fleet {
 pub(crate) struct Plan {
     /// Commands in the backlog.
     pub(crate) commands: u64,
-    /// Workers and claim size of each process.
+    /// Workers of each process.
     pub(crate) workers: usize,
+    /// Most commands each process claims per round trip.
     pub(crate) claim: u32,
     /// Processes draining together.
     pub(crate) processes: usize,

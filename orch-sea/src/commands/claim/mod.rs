@@ -51,13 +51,10 @@ pub(crate) async fn claim(
             claim_in(claims, backend, tables, params).await
         }
         // A transaction on a connection whose sessions are already `READ COMMITTED`.
-        Some(claims) => {
-            let txn = claims.begin().await.map_err(|e| db_error(WHAT, e));
-            match txn {
-                Ok(txn) => commit_claim(txn, backend, tables, params).await,
-                Err(error) => Err(error),
-            }
-        }
+        Some(claims) => match claims.begin().await {
+            Ok(txn) => commit_claim(txn, backend, tables, params).await,
+            Err(e) => Err(db_error(WHAT, e)),
+        },
         None => claim_once(db, backend, tables, params).await,
     };
     if let Ok(decoded) = &result {
@@ -205,7 +202,13 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
         sql.push("WITH due AS MATERIALIZED (SELECT l.id FROM (");
         due::union_all(&mut sql, &pairs, |sql, pair| {
             sql.push("(");
-            due::arm(sql, "ctid AS row_ref, run_at, id", t, pair);
+            due::arm(
+                sql,
+                "ctid AS row_ref, run_at, id",
+                t,
+                due::PENDING_BY_STATUS,
+                pair,
+            );
             sql.push(" ORDER BY run_at, id)");
         });
         sql.push(") d CROSS JOIN LATERAL (SELECT id FROM ")
@@ -232,7 +235,7 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
         // SQLite merges the pairs' index ranges (`MERGE (UNION ALL)`) and stops at `limit`.
         sql.push(" WHERE id IN (SELECT id FROM (");
         due::union_all(&mut sql, &pairs, |sql, pair| {
-            due::arm(sql, "id, run_at", t, pair);
+            due::arm(sql, "id, run_at", t, due::PENDING_BY_STATUS, pair);
         });
         sql.push(" ORDER BY run_at, id LIMIT ")
             .bind(i64::from(params.limit))

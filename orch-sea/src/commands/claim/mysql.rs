@@ -38,6 +38,10 @@ use crate::tables::Tables;
 
 const BACKEND: Backend = Backend::MySql;
 
+/// The claim index's column (schema version 9): a row's name while it is pending, NULL
+/// otherwise, so no `status` test is needed.
+const PENDING_NAME: &str = "pending_name";
+
 /// Most windows of candidates one claim reads before it returns what it holds.
 const WINDOWS: usize = 4;
 
@@ -107,13 +111,13 @@ async fn candidates<C: ConnectionTrait>(
         }
     };
     if let [pair] = pairs {
-        arm(&mut sql, from, *pair);
+        due::arm(&mut sql, "id, run_at", from, PENDING_NAME, *pair);
         window(&mut sql);
     } else {
         sql.push("SELECT id, run_at FROM (");
         due::union_all(&mut sql, pairs, |sql, pair| {
             sql.push("(");
-            arm(sql, from, pair);
+            due::arm(sql, "id, run_at", from, PENDING_NAME, pair);
             window(sql);
             sql.push(" ORDER BY run_at, id LIMIT ")
                 .bind(i64::from(limit))
@@ -130,19 +134,6 @@ async fn candidates<C: ConnectionTrait>(
     rows.iter()
         .map(|row| Ok((uuid_col(row, 0, WHAT)?, col::<i64>(row, 1, WHAT)?)))
         .collect()
-}
-
-/// One pair's due rows, a range of the claim index: `pending_name` is the row's name while
-/// it is pending and NULL otherwise (schema version 9), so no `status` test is needed.
-fn arm(sql: &mut Sql, from: &str, (name, target): (&str, &str)) {
-    sql.push("SELECT id, run_at FROM ")
-        .push(from)
-        .push(" WHERE pending_name = ")
-        .bind(name.to_owned())
-        .push(" AND target = ")
-        .bind(target.to_owned())
-        .push(" AND run_at <= ")
-        .now();
 }
 
 /// Locks the `candidates` still pending and free by primary key and marks them running
