@@ -166,7 +166,17 @@ pub async fn lease_lost_stops_the_handler<B: SuiteBackend>(h: &Harness<B>) {
     // Another process reaps it after the lease "expired".
     h.expire_lease(id).await;
     let other = h.builder().build().await.expect("build other");
-    assert_eq!(other.reap_now().await.expect("reap"), 1);
+    if other.reap_now().await.expect("reap") == 0 {
+        // The engine's own reaper passes once as it starts; under load that pass can come
+        // after the expiry and take the command over first, which serves as well.
+        let rec = orch.get(id).await.expect("get").expect("exists");
+        assert!(
+            rec.errors
+                .iter()
+                .any(|e| e.kind == FailureKind::LeaseExpired),
+            "nobody reaped the expired lease: {rec:?}"
+        );
+    }
     wait_until(SOON, "the old handler to see its token", || async {
         ledger.saw("held:cancelled").then_some(())
     })

@@ -4,10 +4,10 @@
 //! - PostgreSQL: one statement. A materialized CTE walks the pairs' index ranges through a
 //!   `Merge Append` and locks each row it reaches (`FOR UPDATE SKIP LOCKED`, by `ctid`) until
 //!   it holds `limit`, then `UPDATE … RETURNING` stamps them.
-//! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks): a plain read of
-//!   the served pairs' index ranges picks the rows, a locking read by primary key takes
-//!   those still free (and only those), then a fenced `UPDATE` stamps them (neither has
-//!   `UPDATE … RETURNING`); see `mysql.rs`.
+//! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks): one statement
+//!   picks the rows with a plain read of the served pairs' index ranges and locks, by
+//!   primary key, those still free (and only those), then a fenced `UPDATE` stamps them
+//!   (neither has `UPDATE … RETURNING`); see `mysql.rs`.
 //! - SQLite: `BEGIN IMMEDIATE`, then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`;
 //!   SQLite has one writer at a time, so no row locks are needed.
 //!

@@ -3,7 +3,8 @@
 //! Every row of a batch is matched on `(id, lease_token, status = 'running')` (and, for the
 //! reaper, on an expired lease); only the rows that matched get their error rows and
 //! follow-ups, in the same transaction. PostgreSQL and SQLite learn which rows matched from
-//! `RETURNING`; MySQL/MariaDB lock the matching rows with `SELECT … FOR UPDATE` first.
+//! `RETURNING`; MySQL/MariaDB from the count of rows matched, or when some did not match,
+//! by locking the matching rows with `SELECT … FOR UPDATE` first (`mysql.rs`).
 
 use std::collections::HashSet;
 
@@ -131,11 +132,12 @@ pub(crate) async fn finish(
         let applied = update_returning(db, backend, tables, &rows).await?;
         return Ok(flags(batch, &applied));
     }
-    let txn = crate::sql::begin_write(db, WHAT).await?;
-    let applied = if backend == Backend::MySql {
-        mysql::update(&txn, tables, &rows).await?
+    let (txn, applied) = if backend == Backend::MySql {
+        mysql::update(db, tables, &rows).await?
     } else {
-        update_returning(&txn, backend, tables, &rows).await?
+        let txn = crate::sql::begin_write(db, WHAT).await?;
+        let applied = update_returning(&txn, backend, tables, &rows).await?;
+        (txn, applied)
     };
     let done = flags(batch, &applied);
     let mut follow_ups: Vec<InsertCommand> = Vec::new();

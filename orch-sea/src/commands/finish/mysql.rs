@@ -1,36 +1,68 @@
-//! The MySQL/MariaDB finish: neither has `UPDATE … RETURNING`, so the rows that still match
-//! the fence are locked with `SELECT … FOR UPDATE` first; they are exactly the rows the
-//! joined `UPDATE` then changes.
+//! The MySQL/MariaDB finish. Neither has `UPDATE … RETURNING`, so which rows matched the
+//! fence is learnt from the count of rows the update matched:
+//!
+//! 1. One joined `UPDATE`, fenced in SQL like the other backends' statements. When it
+//!    matched every row of the batch (the common case: each attempt still holds its
+//!    lease), every attempt applied, and that is all.
+//! 2. Otherwise the transaction is rolled back and the batch applied again in a new one:
+//!    the rows that still match the fence are locked with `SELECT … FOR UPDATE` first, and
+//!    the joined `UPDATE` then changes exactly those.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use orch_core::store::StoreError;
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use uuid::Uuid;
 
-use super::{Row, TextWidths, bind_row, set_list};
+use super::{Row, TextWidths, bind_row, fence, set_list};
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
-use crate::sql::uuid_col;
+use crate::sql::{begin_write, uuid_col};
 use crate::tables::Tables;
 
 const WHAT: &str = "record finished attempts";
 
-pub(super) async fn update<C: ConnectionTrait>(
+const BACKEND: Backend = Backend::MySql;
+
+/// Applies `rows` in a new transaction, which it returns uncommitted (for the error rows
+/// and follow-ups of the attempts that applied) with those attempts, `(id, lease token)`.
+pub(super) async fn update(
+    db: &DatabaseConnection,
+    tables: &Tables,
+    rows: &[Row],
+) -> Result<(DatabaseTransaction, HashSet<(Uuid, Uuid)>), StoreError> {
+    let txn = begin_write(db, WHAT).await?;
+    let matched = txn
+        .execute_raw(joined_update(tables, rows, true))
+        .await
+        .map_err(|e| db_error(WHAT, e))?
+        .rows_affected();
+    // The update changes each table row once, so a count equal to the batch's means every
+    // row of the batch matched a row of its own (sqlx asks the server for rows matched, not
+    // rows changed; every finish changes `status` anyway).
+    if usize::try_from(matched).is_ok_and(|n| n == rows.len()) {
+        return Ok((txn, rows.iter().map(|r| (r.id, r.token)).collect()));
+    }
+    txn.rollback().await.map_err(|e| db_error(WHAT, e))?;
+    let txn = begin_write(db, WHAT).await?;
+    let applied = lock_then_update(&txn, tables, rows).await?;
+    Ok((txn, applied))
+}
+
+/// The batch applied row by row as far as it matches: the rows still running under their
+/// lease are locked first, and only those are updated.
+async fn lock_then_update<C: ConnectionTrait>(
     conn: &C,
     tables: &Tables,
     rows: &[Row],
 ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
-    let backend = Backend::MySql;
-    let t = &tables.commands;
-    // Lock the rows that still match the fence; they are exactly the ones the update hits.
-    let mut sql = Sql::new(backend);
+    let mut sql = Sql::new(BACKEND);
     sql.push("SELECT id, lease_token, ")
         .push("CASE WHEN lease_expires_at < ")
         .now()
         .push(" THEN 1 ELSE 0 END FROM ")
-        .push(t)
+        .push(&tables.commands)
         .push(" WHERE status = 'running' AND id IN ")
         .bind_list(rows.iter().map(|r| r.id))
         .push(" FOR UPDATE");
@@ -38,35 +70,53 @@ pub(super) async fn update<C: ConnectionTrait>(
         .query_all_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
+    let fences: HashMap<(Uuid, Uuid), i32> = rows
+        .iter()
+        .map(|r| ((r.id, r.token), r.expired_only))
+        .collect();
     let mut matched = HashSet::new();
     for row in &locked {
         let id = uuid_col(row, 0, WHAT)?;
-        let token: Option<Uuid> = crate::sql::col(row, 1, WHAT)?;
+        let Some(token) = crate::sql::col::<Option<Uuid>>(row, 1, WHAT)? else {
+            continue;
+        };
         let expired: i64 = crate::sql::col::<i64>(row, 2, WHAT)
             .or_else(|_| crate::sql::col::<i32>(row, 2, WHAT).map(i64::from))?;
-        if let Some(row) = rows.iter().find(|r| {
-            r.id == id
-                && Some(r.token) == token
-                && match r.expired_only {
-                    1 => expired == 1,
-                    2 => expired == 0,
-                    _ => true,
-                }
-        }) {
-            matched.insert((id, row.token));
+        let holds = fences.get(&(id, token)).is_some_and(|&only| match only {
+            1 => expired == 1,
+            2 => expired == 0,
+            _ => true,
+        });
+        if holds {
+            matched.insert((id, token));
         }
     }
     let hit: Vec<&Row> = rows
         .iter()
         .filter(|r| matched.contains(&(r.id, r.token)))
         .collect();
-    if hit.is_empty() {
-        return Ok(matched);
+    if !hit.is_empty() {
+        conn.execute_raw(joined_update(tables, hit, false))
+            .await
+            .map_err(|e| db_error(WHAT, e))?;
     }
-    let widths = TextWidths::of(hit.iter().copied());
-    let mut sql = Sql::new(backend);
-    sql.push("UPDATE ").push(t).push(" AS c JOIN (");
-    for (i, row) in hit.iter().enumerate() {
+    Ok(matched)
+}
+
+/// `UPDATE commands AS c JOIN (the rows, one `SELECT` each) AS v ON c.id = v.v_id SET …`,
+/// fenced on the lease; with `expiry`, also on the rows' lease expiry (otherwise the
+/// caller has checked it under lock).
+fn joined_update<'r>(
+    tables: &Tables,
+    rows: impl IntoIterator<Item = &'r Row> + Clone,
+    expiry: bool,
+) -> sea_orm::Statement {
+    let widths = TextWidths::of(rows.clone());
+    let mut sql = Sql::new(BACKEND);
+    sql.push("UPDATE ")
+        .push(&tables.commands)
+        .push(" AS c JOIN (");
+    for (i, row) in rows.into_iter().enumerate() {
         sql.push(if i == 0 {
             "SELECT "
         } else {
@@ -76,9 +126,11 @@ pub(super) async fn update<C: ConnectionTrait>(
     }
     sql.push(") AS v ON c.id = v.v_id SET ");
     set_list(&mut sql, "c.");
-    sql.push(" WHERE c.status = 'running' AND c.lease_token = v.v_token");
-    conn.execute_raw(sql.build())
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    Ok(matched)
+    if expiry {
+        sql.push(" WHERE TRUE");
+        fence(&mut sql, "c");
+    } else {
+        sql.push(" WHERE c.status = 'running' AND c.lease_token = v.v_token");
+    }
+    sql.build()
 }
