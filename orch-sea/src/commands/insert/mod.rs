@@ -142,7 +142,7 @@ fn statement(
     }
     match backend {
         Backend::Postgres => {
-            sql.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+            sql.push(" ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
             if notify {
                 sql.push(" RETURNING id) SELECT (SELECT count(*) FROM ins) AS n, pg_notify(")
                     .bind(tables.channel.clone())
@@ -150,7 +150,7 @@ fn statement(
             }
         }
         Backend::Sqlite => {
-            sql.push(" ON CONFLICT (idempotency_key) DO NOTHING");
+            sql.push(" ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
         }
         Backend::MySql => {
             sql.push(" ON DUPLICATE KEY UPDATE id = id");

@@ -87,7 +87,7 @@ pub(super) fn statement(
         }
         sql.bind(array).push("::").push(ty);
     }
-    sql.push(") AS u(u_id, u_name, u_target, u_input, u_max, u_timeout, u_at, u_delay, u_key, u_parent) ON CONFLICT (idempotency_key) DO NOTHING");
+    sql.push(") AS u(u_id, u_name, u_target, u_input, u_max, u_timeout, u_at, u_delay, u_key, u_parent) ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
     if notify {
         sql.push(" RETURNING id) SELECT (SELECT count(*) FROM ins) AS n, pg_notify(")
             .bind(tables.channel.clone())
