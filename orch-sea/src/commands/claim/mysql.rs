@@ -117,27 +117,7 @@ async fn take_due<C: ConnectionTrait>(
         .push(" c ON c.id = d.id WHERE c.status = 'pending' AND c.run_at <= ")
         .now()
         .push(" FOR UPDATE SKIP LOCKED");
-    let rows = txn
-        .query_all_raw(sql.build())
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    let Some(first) = rows.first() else {
-        return Ok((Decoded::default(), None));
-    };
-    let now: i64 = col(first, 6, WHAT)?;
-    // Due order is sorted here rather than by the server, whose time is the scarcer.
-    let mut due: Vec<(i64, Uuid)> = Vec::with_capacity(rows.len());
-    for row in &rows {
-        due.push((col::<i64>(row, 7, WHAT)?, uuid_col(row, 0, WHAT)?));
-    }
-    let position: HashMap<Uuid, (i64, Uuid)> = due.iter().map(|&(at, id)| (id, (at, id))).collect();
-    let after = due.iter().max().copied();
-    let mut claimed = read_all_claimed(&rows, params.token, 1);
-    claimed
-        .commands
-        .sort_by_key(|c| position.get(&c.id.as_uuid()).copied());
-    stamp(txn, tables, params, &claimed, now).await?;
-    Ok((claimed, after))
+    lock_and_stamp(txn, tables, params, sql).await
 }
 
 /// The ids and due times of the `limit` oldest due rows across `pairs` after `after`, in
@@ -200,37 +180,49 @@ async fn take<C: ConnectionTrait>(
     params: &ClaimParams,
     candidates: &[(Uuid, i64)],
 ) -> Result<Decoded, StoreError> {
-    let t = &tables.commands;
     let mut sql = Sql::new(BACKEND);
     sql.push("SELECT id, name, input, attempts, max_attempts, timeout_ms, ")
         .push(BACKEND.now_us())
-        .push(" AS now_us FROM ")
-        .push(t)
+        .push(" AS now_us, run_at FROM ")
+        .push(&tables.commands)
         .push(" WHERE id IN ")
         .bind_list(candidates.iter().map(|&(id, _)| id))
         .push(" AND status = 'pending' AND run_at <= ")
         .now()
         .push(" FOR UPDATE SKIP LOCKED");
+    Ok(lock_and_stamp(txn, tables, params, sql).await?.0)
+}
+
+/// Runs `locking`, a `SELECT id, name, input, attempts, max_attempts, timeout_ms, now_us,
+/// run_at … FOR UPDATE SKIP LOCKED`, and stamps the rows it locked (see [`stamp`]). Returns
+/// them in due order, with where a next window starts (after the last of them).
+async fn lock_and_stamp<C: ConnectionTrait>(
+    txn: &C,
+    tables: &Tables,
+    params: &ClaimParams,
+    locking: Sql,
+) -> Result<(Decoded, After), StoreError> {
     let rows = txn
-        .query_all_raw(sql.build())
+        .query_all_raw(locking.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
     let Some(first) = rows.first() else {
-        return Ok(Decoded::default());
+        return Ok((Decoded::default(), None));
     };
     let now: i64 = col(first, 6, WHAT)?;
+    // Due order is sorted here rather than by the server, whose time is the scarcer.
+    let mut run_at: HashMap<Uuid, i64> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        run_at.insert(uuid_col(row, 0, WHAT)?, col::<i64>(row, 7, WHAT)?);
+    }
+    let after = run_at.iter().map(|(&id, &at)| (at, id)).max();
     let mut claimed = read_all_claimed(&rows, params.token, 1);
-    // Read by primary key: put them back in due order, the order they start in.
-    let position: HashMap<Uuid, usize> = candidates
-        .iter()
-        .enumerate()
-        .map(|(i, &(id, _))| (id, i))
-        .collect();
-    claimed
-        .commands
-        .sort_by_key(|c| position.get(&c.id.as_uuid()).copied());
+    claimed.commands.sort_by_key(|c| {
+        let id = c.id.as_uuid();
+        (run_at.get(&id).copied(), id)
+    });
     stamp(txn, tables, params, &claimed, now).await?;
-    Ok(claimed)
+    Ok((claimed, after))
 }
 
 /// Marks the `claimed` rows (held under lock) running under this claim's lease. Rows that
