@@ -23,6 +23,10 @@ pub(crate) struct Args {
     /// Most commands claimed per round trip.
     #[arg(long, default_value_t = 500)]
     pub(crate) claim: u32,
+    /// The drains' engines delete what succeeds (`SeaStoreConfig::delete_succeeded`)
+    /// instead of keeping it. `--peers` measures PostgreSQL both ways whatever this says.
+    #[arg(long)]
+    pub(crate) delete_succeeded: bool,
     /// Commands pushed one by one, and by the producers.
     #[arg(long, default_value_t = 5_000)]
     pub(crate) push: u64,

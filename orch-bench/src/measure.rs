@@ -55,16 +55,45 @@ type BoxError = Box<dyn std::error::Error>;
 
 /// An `Orch` builder on `url` with the benchmark's pool size and no link-time handlers.
 pub(crate) fn builder(url: &str) -> OrchBuilder {
+    builder_deleting(url, false)
+}
+
+/// [`builder`], deleting what succeeds when `delete` says so
+/// (`SeaStoreConfig::delete_succeeded`).
+pub(crate) fn builder_deleting(url: &str, delete: bool) -> OrchBuilder {
     Orch::builder()
         .database(url)
         .without_link_time_handlers()
         .store_config({
-            let mut c = orch::SeaStoreConfig::default();
+            let mut c = orch::SeaStoreConfig::default().with_delete_succeeded(delete);
             if !url.starts_with("sqlite") {
                 c.max_connections = Some(20);
             }
             c
         })
+}
+
+/// How a drain's engine runs: its concurrency, its claims, and whether it deletes what
+/// succeeds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DrainSettings {
+    /// The engine's concurrency.
+    pub(crate) workers: usize,
+    /// Most commands claimed per round trip.
+    pub(crate) claim: u32,
+    /// `SeaStoreConfig::delete_succeeded`.
+    pub(crate) delete: bool,
+}
+
+impl DrainSettings {
+    /// The drain `args` ask for (`--workers`, `--claim`, `--delete-succeeded`).
+    pub(crate) fn of(args: &Args) -> Self {
+        Self {
+            workers: args.workers,
+            claim: args.claim,
+            delete: args.delete_succeeded,
+        }
+    }
 }
 
 /// Every figure of `kind`, measured on a fresh database.
@@ -114,7 +143,7 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
         "[{name}] drain of {} with {} workers",
         args.drain, args.workers
     );
-    out.drain_per_s = drain(url, &client, args.workers, args.claim, args.drain)
+    out.drain_per_s = drain(url, &client, DrainSettings::of(args), args.drain)
         .await?
         .0;
     clear(&client).await?;
@@ -127,7 +156,7 @@ async fn run(kind: BackendKind, url: &str, args: &Args) -> Result<BackendResult,
         eprintln!("[{name}] a million commands (memory)");
         fill(&client, 1_000_000).await?;
         let before = rss_mib();
-        let (per_s, peak) = drain(url, &client, args.workers, args.claim, 1_000_000).await?;
+        let (per_s, peak) = drain(url, &client, DrainSettings::of(args), 1_000_000).await?;
         out.million = Some(Million {
             drain_per_s: per_s,
             rss_before_mib: before,
@@ -151,18 +180,16 @@ where
     result
 }
 
-/// Fills the database at `url` with `n` no-op commands and drains them with `workers`
-/// handlers claiming up to `claim` per round trip; returns commands/s. The drain alone,
-/// without the other figures of [`backend`].
+/// Fills the database at `url` with `n` no-op commands and drains them as `settings`
+/// say; returns commands/s. The drain alone, without the other figures of [`backend`].
 pub(crate) async fn fill_and_drain(
     url: &str,
     n: u64,
-    workers: usize,
-    claim: u32,
+    settings: DrainSettings,
 ) -> Result<f64, BoxError> {
     let client = builder(url).build().await?;
     fill(&client, n).await?;
-    Ok(drain(url, &client, workers, claim, n).await?.0)
+    Ok(drain(url, &client, settings, n).await?.0)
 }
 
 /// Single pushes of `total` no-op commands (rounded down to a multiple of `producers`),
@@ -206,19 +233,18 @@ pub(crate) async fn fill(client: &Orch, n: u64) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Drains `n` pre-filled commands with `workers` handlers claiming up to `claim` per round
-/// trip; returns commands/s and the peak RSS seen.
+/// Drains `n` pre-filled commands as `settings` say; returns commands/s and the peak RSS
+/// seen.
 async fn drain(
     url: &str,
     client: &Orch,
-    workers: usize,
-    claim: u32,
+    settings: DrainSettings,
     n: u64,
 ) -> Result<(f64, f64), BoxError> {
-    let engine = builder(url)
+    let engine = builder_deleting(url, settings.delete)
         .handler::<Noop, _>(NoopHandler)
-        .concurrency(workers)
-        .max_claim(claim)
+        .concurrency(settings.workers)
+        .max_claim(settings.claim)
         .build()
         .await?;
     let stop = CancellationToken::new();
@@ -241,8 +267,13 @@ async fn drain(
     let per_s = rate(n, started);
     stop.cancel();
     task.await??;
-    let done = succeeded(client).await?;
-    if done != n {
+    // Deleting: every command succeeded once none is left at all.
+    let (done, expected) = if settings.delete {
+        (n - n.min(rows(client).await?), n)
+    } else {
+        (succeeded(client).await?, n)
+    };
+    if done != expected {
         return Err(format!("drain ended with {done} of {n} commands succeeded").into());
     }
     Ok((per_s, peak))
@@ -338,6 +369,17 @@ async fn succeeded(client: &Orch) -> Result<u64, BoxError> {
         "SELECT COUNT(*) FROM {} WHERE status = 'succeeded'",
         client.store().commands_table()
     );
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .ok_or("no count")?;
+    Ok(u64::try_from(row.try_get_by_index::<i64>(0)?).unwrap_or(0))
+}
+
+/// How many command rows there are, whatever their status.
+async fn rows(client: &Orch) -> Result<u64, BoxError> {
+    let db = client.store().connection();
+    let sql = format!("SELECT COUNT(*) FROM {}", client.store().commands_table());
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await?

@@ -5,6 +5,8 @@
 //! orch's side drains `--drain` pre-filled no-op commands on a fresh database per backend
 //! and configuration: orch's defaults (100 workers, claims of 100), 1,000 workers claiming
 //! 500, and on PostgreSQL 5,000 workers claiming 500; a backend's peak is the best of them.
+//! PostgreSQL's two wide configurations run again deleting what succeeds
+//! (`SeaStoreConfig::delete_succeeded`), whose best is a peak of its own.
 //! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each.
 //!
 //! The peers' side runs the scripts in `--peer-bench` with `JOBS` = `--peer-jobs`
@@ -104,6 +106,8 @@ pub(crate) struct OrchDrain {
     pub(crate) workers: usize,
     /// Most commands claimed per round trip.
     pub(crate) claim: u32,
+    /// Whether the engine deleted what succeeded instead of keeping it.
+    pub(crate) delete_succeeded: bool,
     /// Commands per second; `None` when the drain failed.
     pub(crate) per_s: Option<f64>,
     /// Why the drain failed.
@@ -192,19 +196,34 @@ async fn orch_side(args: &Args) -> OrchFigures {
     for &kind in &args.backends {
         let backend = crate::name(kind);
         let mut configurations = vec![
-            (DEFAULT_CONCURRENCY, DEFAULT_MAX_CLAIM),
-            (MANY_WORKERS, WIDE_CLAIM),
+            (DEFAULT_CONCURRENCY, DEFAULT_MAX_CLAIM, false),
+            (MANY_WORKERS, WIDE_CLAIM, false),
         ];
         if kind == BackendKind::Postgres {
-            configurations.push((MOST_WORKERS, WIDE_CLAIM));
+            // Item 2 allows a documented delete-on-success mode beside rows kept: both.
+            configurations.extend([
+                (MOST_WORKERS, WIDE_CLAIM, false),
+                (MANY_WORKERS, WIDE_CLAIM, true),
+                (MOST_WORKERS, WIDE_CLAIM, true),
+            ]);
         }
-        for (workers, claim) in configurations {
+        for (workers, claim, delete) in configurations {
+            let settings = measure::DrainSettings {
+                workers,
+                claim,
+                delete,
+            };
             eprintln!(
-                "[{backend}] drain of {} with {workers} workers, claims of {claim}",
-                args.drain
+                "[{backend}] drain of {} with {workers} workers, claims of {claim}{}",
+                args.drain,
+                if delete {
+                    ", deleting what succeeds"
+                } else {
+                    ""
+                }
             );
             let result = measure::on_fresh(kind, |url| async move {
-                measure::fill_and_drain(&url, args.drain, workers, claim).await
+                measure::fill_and_drain(&url, args.drain, settings).await
             })
             .await;
             let (per_s, error) = split(result, backend);
@@ -212,6 +231,7 @@ async fn orch_side(args: &Args) -> OrchFigures {
                 backend,
                 workers,
                 claim,
+                delete_succeeded: delete,
                 per_s,
                 error,
             });

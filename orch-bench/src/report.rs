@@ -188,9 +188,14 @@ pub(crate) fn print_peers(r: &PeersReport) {
     println!("| --- | --- | --- | --- |");
     for d in &r.orch.drains {
         println!(
-            "| {} drain of {} | {} | {} | {} |",
+            "| {} drain of {}{} | {} | {} | {} |",
             d.backend,
             r.drain_commands,
+            if d.delete_succeeded {
+                ", deleting what succeeds"
+            } else {
+                ""
+            },
             d.workers,
             d.claim,
             per_s(d.per_s, d.error.as_deref())

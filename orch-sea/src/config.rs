@@ -74,6 +74,23 @@ pub struct SeaStoreConfig {
     /// process and from polling). Defaults to 20 ms ([`DEFAULT_WAKE_PROBE`]); PostgreSQL
     /// uses `NOTIFY` instead and ignores it.
     pub wake_probe: Option<Duration>,
+    /// Whether a command that succeeds is deleted instead of kept as `succeeded`: the
+    /// statement that records the success deletes the row (and the error rows of its
+    /// earlier attempts), so the table holds only work still to do, commands that failed
+    /// for good, and canceled ones. Defaults to false (every command is kept).
+    ///
+    /// What changes when it is on:
+    /// - [`get`](orch_core::Client::get) and [`list`](orch_core::Client::list) no longer
+    ///   find a command once it has succeeded, so its output cannot be read back, and the
+    ///   succeeded count of health and the dashboard stays at zero;
+    /// - a command pushed with an idempotency key is still kept when it succeeds, so its
+    ///   key keeps refusing duplicates (only commands without a key are deleted);
+    /// - follow-ups are still inserted with the success, in the same transaction; their
+    ///   parent is then gone.
+    ///
+    /// Fencing is unchanged: only the attempt that holds the lease deletes the row. A
+    /// finish whose lease was lost deletes nothing.
+    pub delete_succeeded: bool,
 }
 
 impl Default for SeaStoreConfig {
@@ -87,6 +104,7 @@ impl Default for SeaStoreConfig {
             statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
             lock_timeout: Some(DEFAULT_LOCK_TIMEOUT),
             wake_probe: Some(DEFAULT_WAKE_PROBE),
+            delete_succeeded: false,
         }
     }
 }
@@ -146,6 +164,23 @@ impl SeaStoreConfig {
     #[must_use]
     pub fn with_wake_probe(mut self, value: Option<Duration>) -> Self {
         self.wake_probe = value;
+        self
+    }
+
+    /// With `delete_succeeded` set: whether a command that succeeds (and has no idempotency
+    /// key) is deleted instead of kept.
+    ///
+    /// # Example
+    /// ```
+    /// use orch_sea::SeaStoreConfig;
+    ///
+    /// // A queue that keeps only work to do and commands that failed for good.
+    /// let config = SeaStoreConfig::default().with_delete_succeeded(true);
+    /// assert!(config.delete_succeeded);
+    /// ```
+    #[must_use]
+    pub fn with_delete_succeeded(mut self, value: bool) -> Self {
+        self.delete_succeeded = value;
         self
     }
 }

@@ -10,6 +10,8 @@ use super::{MANY_WORKERS, MOST_WORKERS, OrchFigures, SCALE_OUT_PROCESSES};
 
 /// Workers of the peers compared with orch's defaults (item 1).
 const PEER_DEFAULT_WORKERS: usize = 100;
+/// orch's PostgreSQL peak in the delete-on-success mode, in words.
+const DELETING_PEAK: &str = "orch PostgreSQL peak, deleting what succeeds";
 
 /// One target: orch's figure, what it is compared with, and the bar their ratio must reach.
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +79,23 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
             "2",
             "orch PostgreSQL peak",
             pg_peak.clone(),
+            Peer::PostgresDrainLimit.label(),
+            f.peer_at(Peer::PostgresDrainLimit, None),
+            0.7,
+        ),
+        compare(
+            "2",
+            DELETING_PEAK,
+            f.orch_peak_deleting("postgres"),
+            "River PostgreSQL peak",
+            f.peer_best(Peer::RiverPostgres),
+            2.0,
+        ),
+        // Like for like: the limit deletes each row it finishes.
+        compare(
+            "2",
+            DELETING_PEAK,
+            f.orch_peak_deleting("postgres"),
             Peer::PostgresDrainLimit.label(),
             f.peer_at(Peer::PostgresDrainLimit, None),
             0.7,
@@ -200,26 +219,47 @@ struct Figures<'a> {
 }
 
 impl Figures<'_> {
-    /// orch's drain on `backend` with `workers`.
+    /// orch's drain on `backend` with `workers`, keeping what succeeded.
     fn orch_at(&self, backend: &str, workers: usize) -> Figure {
-        let drain = self
-            .orch
-            .drains
-            .iter()
-            .find(|d| d.backend == backend && d.workers == workers);
+        self.orch_drain(backend, workers, false)
+    }
+
+    /// orch's drain on `backend` with `workers`, deleting what succeeded or not.
+    fn orch_drain(&self, backend: &str, workers: usize, delete: bool) -> Figure {
+        let drain =
+            self.orch.drains.iter().find(|d| {
+                d.backend == backend && d.workers == workers && d.delete_succeeded == delete
+            });
+        let mode = if delete { ", deleting" } else { "" };
         match drain {
             Some(d) => value(d.per_s, d.error.as_ref())
-                .map_err(|e| format!("orch {backend} with {workers} workers: {e}")),
+                .map_err(|e| format!("orch {backend} with {workers} workers{mode}: {e}")),
             None => Err(format!(
-                "{backend} with {workers} workers not run (see --backends)"
+                "{backend} with {workers} workers{mode} not run (see --backends)"
             )),
         }
     }
 
-    /// orch's best drain on `backend`: a peak only if every configuration was measured.
+    /// orch's best drain on `backend` keeping what succeeded: a peak only if every
+    /// configuration was measured.
     fn orch_peak(&self, backend: &str) -> Figure {
-        let drains = self.orch.drains.iter().filter(|d| d.backend == backend);
-        let figures: Vec<Figure> = drains.map(|d| self.orch_at(backend, d.workers)).collect();
+        self.best_drain(backend, false)
+    }
+
+    /// orch's best drain on `backend` deleting what succeeded.
+    fn orch_peak_deleting(&self, backend: &str) -> Figure {
+        self.best_drain(backend, true)
+    }
+
+    fn best_drain(&self, backend: &str, delete: bool) -> Figure {
+        let drains = self
+            .orch
+            .drains
+            .iter()
+            .filter(|d| d.backend == backend && d.delete_succeeded == delete);
+        let figures: Vec<Figure> = drains
+            .map(|d| self.orch_drain(backend, d.workers, delete))
+            .collect();
         if figures.is_empty() {
             return Err(format!("no {backend} drain run (see --backends)"));
         }

@@ -194,15 +194,6 @@ impl SeaStore {
         batch: &'a [Finish],
         fence: finish::Fence,
     ) -> StoreFuture<'a, Vec<bool>> {
-        let i = self.inner();
-        Box::pin(finish::finish(
-            &i.db,
-            i.backend,
-            &i.tables,
-            self.notify(),
-            i.limit.max_bytes,
-            batch,
-            fence,
-        ))
+        Box::pin(finish::finish(self.inner(), self.notify(), batch, fence))
     }
 }

@@ -103,18 +103,7 @@ pub(crate) async fn record_dead(store: &Inner, rows: &[Unreadable], fence: Fence
         })
         .collect();
     // No follow-ups, so nothing to announce: `notify` is off.
-    let (db, backend, tables) = (&store.db, store.backend, &store.tables);
-    match finish::finish(
-        db,
-        backend,
-        tables,
-        false,
-        store.limit.max_bytes,
-        &batch,
-        fence,
-    )
-    .await
-    {
+    match finish::finish(store, false, &batch, fence).await {
         Ok(applied) => {
             for (row, applied) in rows.iter().zip(applied) {
                 if applied {

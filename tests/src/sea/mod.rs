@@ -6,6 +6,7 @@
 pub mod claim_cost;
 pub mod connection;
 pub mod cron;
+pub mod delete_succeeded;
 pub mod health;
 pub mod inbox;
 pub mod keys;

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use orch_core::CommandStatus;
 use orch_core::store::{Finish, FinishOutcome, InsertCommand, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use crate::backend::Backend;
@@ -18,8 +18,10 @@ use crate::error::db_error;
 use crate::sql::Sql;
 use crate::sql::SqlType;
 use crate::sql::{id_value, micros, uuid_col};
+use crate::store::Inner;
 use crate::tables::Tables;
 
+mod delete;
 mod mysql;
 
 const WHAT: &str = "record finished attempts";
@@ -112,32 +114,38 @@ impl Row {
 }
 
 pub(crate) async fn finish(
-    db: &DatabaseConnection,
-    backend: Backend,
-    tables: &Tables,
+    store: &Inner,
     notify: bool,
-    max_bytes: usize,
     batch: &[Finish],
     fence: Fence,
 ) -> Result<Vec<bool>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
+    let (db, backend, tables) = (&store.db, store.backend, &store.tables);
     let rows: Vec<Row> = batch.iter().map(|f| Row::of(f, fence)).collect();
+    let delete =
+        store.config.delete_succeeded && rows.iter().any(|r| r.status == CommandStatus::Succeeded);
     let needs_more = batch
         .iter()
         .any(|f| !f.follow_ups.is_empty() || failure_of(f).is_some());
-    if !needs_more && backend != Backend::MySql {
+    if !needs_more && (backend == Backend::Postgres || (backend == Backend::Sqlite && !delete)) {
         // A lone statement commits atomically: skip BEGIN/COMMIT.
-        let applied = update_returning(db, backend, tables, &rows).await?;
+        let applied = update_returning(db, backend, tables, &rows, delete).await?;
         return Ok(flags(batch, &applied));
     }
-    let (txn, applied) = if backend == Backend::MySql {
-        mysql::update(db, tables, &rows).await?
-    } else {
-        let txn = crate::sql::begin_write(db, WHAT).await?;
-        let applied = update_returning(&txn, backend, tables, &rows).await?;
-        (txn, applied)
+    let (txn, applied) = match backend {
+        Backend::MySql => mysql::update(db, tables, &rows, delete.then_some(fence)).await?,
+        Backend::Sqlite if delete => {
+            let txn = crate::sql::begin_write(db, WHAT).await?;
+            let applied = delete::sqlite(&txn, tables, &rows, fence).await?;
+            (txn, applied)
+        }
+        _ => {
+            let txn = crate::sql::begin_write(db, WHAT).await?;
+            let applied = update_returning(&txn, backend, tables, &rows, delete).await?;
+            (txn, applied)
+        }
     };
     let done = flags(batch, &applied);
     let mut follow_ups: Vec<InsertCommand> = Vec::new();
@@ -154,6 +162,7 @@ pub(crate) async fn finish(
         insert_errors(&txn, backend, tables, &failures).await?;
     }
     if !follow_ups.is_empty() {
+        let max_bytes = store.limit.max_bytes;
         super::insert::insert(&txn, backend, tables, notify, max_bytes, &follow_ups).await?;
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
@@ -316,11 +325,25 @@ fn bind_arrays(sql: &mut Sql, rows: &[Row]) {
 const V_COLUMNS: &str =
     "v_id, v_token, v_status, v_output, v_delay, v_refund, v_error, v_expired_only";
 
+/// The rows of a batch as `v`: PostgreSQL's typed arrays expanded by `unnest`, the text
+/// a `FROM` (or a CTE) takes.
+#[cfg(feature = "postgres")]
+fn unnest_rows(sql: &mut Sql, rows: &[Row]) {
+    // Array elements cannot be NULL through the driver: '' and -1 stand for NULL.
+    sql.push("SELECT v_id, v_token, v_status, NULLIF(v_output, '') AS v_output, NULLIF(v_delay, -1) AS v_delay, v_refund, NULLIF(v_error, '') AS v_error, v_expired_only FROM unnest(");
+    bind_arrays(sql, rows);
+    sql.push(&format!(") AS u({V_COLUMNS})"));
+}
+
+/// Applies `rows` where they still match their fence and returns the attempts that applied.
+/// With `delete` (PostgreSQL and SQLite outside a transaction only when it is off), rows
+/// that succeeded are deleted instead (see [`delete`]).
 async fn update_returning<C: ConnectionTrait>(
     conn: &C,
     backend: Backend,
     tables: &Tables,
     rows: &[Row],
+    delete: bool,
 ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let t = &tables.commands;
     let mut sql = Sql::new(backend);
@@ -328,16 +351,18 @@ async fn update_returning<C: ConnectionTrait>(
     let postgres = backend == Backend::Postgres;
     #[cfg(not(feature = "postgres"))]
     let postgres = false;
-    if postgres {
+    if postgres && delete {
+        #[cfg(feature = "postgres")]
+        delete::postgres(&mut sql, tables, rows);
+    } else if postgres {
         // One array per column: the statement text is the same for every batch size, so
         // the server keeps one prepared statement.
         sql.push("UPDATE ").push(t).push(" AS c SET ");
         set_list(&mut sql, "");
-        // Array elements cannot be NULL through the driver: '' and -1 stand for NULL.
-        sql.push(" FROM (SELECT v_id, v_token, v_status, NULLIF(v_output, '') AS v_output, NULLIF(v_delay, -1) AS v_delay, v_refund, NULLIF(v_error, '') AS v_error, v_expired_only FROM unnest(");
+        sql.push(" FROM (");
         #[cfg(feature = "postgres")]
-        bind_arrays(&mut sql, rows);
-        sql.push(&format!(") AS u({V_COLUMNS})) AS v WHERE c.id = v.v_id"));
+        unnest_rows(&mut sql, rows);
+        sql.push(") AS v WHERE c.id = v.v_id");
         fence(&mut sql, "c");
         sql.push(" RETURNING c.id, c.lease_token");
     } else {
@@ -353,6 +378,14 @@ async fn update_returning<C: ConnectionTrait>(
         fence(&mut sql, t);
         sql.push(" RETURNING id, lease_token");
     }
+    attempts_returned(conn, sql).await
+}
+
+/// Runs `sql`, whose rows are `(id, lease_token)` pairs, and collects them.
+async fn attempts_returned<C: ConnectionTrait>(
+    conn: &C,
+    sql: Sql,
+) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let result = conn
         .query_all_raw(sql.build())
         .await

@@ -7,6 +7,9 @@
 //! 2. Otherwise the transaction is rolled back and the batch applied again in a new one:
 //!    the rows that still match the fence are locked with `SELECT … FOR UPDATE` first, and
 //!    the joined `UPDATE` then changes exactly those.
+//!
+//! With `delete_succeeded`, a `DELETE` of the succeeded rows comes first in both (see
+//! `delete.rs`), and the rows it deleted count as matched.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,7 +17,7 @@ use orch_core::store::StoreError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use uuid::Uuid;
 
-use super::{Row, TextWidths, bind_row, fence, set_list};
+use super::{Fence, Row, TextWidths, bind_row, fence, set_list};
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
@@ -27,35 +30,73 @@ const BACKEND: Backend = Backend::MySql;
 
 /// Applies `rows` in a new transaction, which it returns uncommitted (for the error rows
 /// and follow-ups of the attempts that applied) with those attempts, `(id, lease token)`.
+/// With `delete` (the batch's fence), rows that succeeded are deleted instead where they
+/// have no idempotency key (see `delete.rs`).
 pub(super) async fn update(
     db: &DatabaseConnection,
     tables: &Tables,
     rows: &[Row],
+    delete: Option<Fence>,
 ) -> Result<(DatabaseTransaction, HashSet<(Uuid, Uuid)>), StoreError> {
     let txn = begin_write(db, WHAT).await?;
-    let matched = txn
-        .execute_raw(joined_update(tables, rows, true))
-        .await
-        .map_err(|e| db_error(WHAT, e))?
-        .rows_affected();
+    let taken: Vec<&Row> = rows
+        .iter()
+        .filter(|r| super::delete::succeeded(r))
+        .collect();
+    let mut deleted = 0;
+    if delete.is_some() && !taken.is_empty() {
+        let statement = super::delete::statement(BACKEND, tables, &taken, delete);
+        deleted = txn
+            .execute_raw(statement.build())
+            .await
+            .map_err(|e| db_error(WHAT, e))?
+            .rows_affected();
+    }
+    // When every succeeded row was deleted, only the others are left to update.
+    let rest: Vec<&Row> = if delete.is_some() && count_is(deleted, taken.len()) {
+        rows.iter()
+            .filter(|r| !super::delete::succeeded(r))
+            .collect()
+    } else {
+        rows.iter().collect()
+    };
+    let matched = if rest.is_empty() {
+        0
+    } else {
+        txn.execute_raw(joined_update(tables, rest, true))
+            .await
+            .map_err(|e| db_error(WHAT, e))?
+            .rows_affected()
+    };
     // The update changes each table row once, so a count equal to the batch's means every
     // row of the batch matched a row of its own (sqlx asks the server for rows matched, not
-    // rows changed; every finish changes `status` anyway).
-    if usize::try_from(matched).is_ok_and(|n| n == rows.len()) {
+    // rows changed; every finish changes `status` anyway). Deleted rows no longer match it.
+    if count_is(deleted + matched, rows.len()) {
+        if deleted > 0 {
+            let ids: Vec<Uuid> = taken.iter().map(|r| r.id).collect();
+            super::delete::errors_of_deleted(&txn, BACKEND, tables, &ids).await?;
+        }
         return Ok((txn, rows.iter().map(|r| (r.id, r.token)).collect()));
     }
     txn.rollback().await.map_err(|e| db_error(WHAT, e))?;
     let txn = begin_write(db, WHAT).await?;
-    let applied = lock_then_update(&txn, tables, rows).await?;
+    let applied = lock_then_update(&txn, tables, rows, delete.is_some()).await?;
     Ok((txn, applied))
 }
 
+/// Whether a count of rows from the server is `n`.
+fn count_is(count: u64, n: usize) -> bool {
+    usize::try_from(count).is_ok_and(|c| c == n)
+}
+
 /// The batch applied row by row as far as it matches: the rows still running under their
-/// lease are locked first, and only those are updated.
+/// lease are locked first, and only those are updated (or, with `delete`, deleted when
+/// they succeeded and have no idempotency key).
 async fn lock_then_update<C: ConnectionTrait>(
     conn: &C,
     tables: &Tables,
     rows: &[Row],
+    delete: bool,
 ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let mut sql = Sql::new(BACKEND);
     sql.push("SELECT id, lease_token, ")
@@ -95,6 +136,20 @@ async fn lock_then_update<C: ConnectionTrait>(
         .iter()
         .filter(|r| matched.contains(&(r.id, r.token)))
         .collect();
+    let taken: Vec<&Row> = hit
+        .iter()
+        .copied()
+        .filter(|r| delete && super::delete::succeeded(r))
+        .collect();
+    if !taken.is_empty() {
+        // Locked and checked above: no fence beyond the lease token.
+        let statement = super::delete::statement(BACKEND, tables, &taken, None);
+        conn.execute_raw(statement.build())
+            .await
+            .map_err(|e| db_error(WHAT, e))?;
+        let ids: Vec<Uuid> = taken.iter().map(|r| r.id).collect();
+        super::delete::errors_of_deleted(conn, BACKEND, tables, &ids).await?;
+    }
     if !hit.is_empty() {
         conn.execute_raw(joined_update(tables, hit, false))
             .await
