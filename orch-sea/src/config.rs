@@ -81,8 +81,8 @@ pub struct SeaStoreConfig {
     ///
     /// What changes when it is on:
     /// - [`get`](orch_core::Client::get) and [`list`](orch_core::Client::list) no longer
-    ///   find a command once it has succeeded, so its output cannot be read back, and the
-    ///   succeeded count of health and the dashboard stays at zero;
+    ///   find a command once it has succeeded, so its output cannot be read back (nor can
+    ///   a cron job's successful runs);
     /// - a command pushed with an idempotency key is still kept when it succeeds, so its
     ///   key keeps refusing duplicates (only commands without a key are deleted);
     /// - follow-ups are still inserted with the success, in the same transaction; their

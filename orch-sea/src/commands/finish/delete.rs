@@ -9,7 +9,8 @@
 //!   the same snapshot.
 //! - SQLite: in the finish's transaction, a `DELETE … RETURNING` of the succeeded rows, then
 //!   the usual update of the batch (the deleted rows no longer match it), then their
-//!   error rows.
+//!   error rows. A batch without follow-ups or failures first deletes, outside any
+//!   transaction, the rows that never failed; only what is left takes a transaction.
 //! - MySQL/MariaDB: the same `DELETE` before the joined update (`mysql.rs`), which learns
 //!   from counts, or under lock, which attempts applied.
 
@@ -91,6 +92,24 @@ pub(super) async fn sqlite<C: ConnectionTrait>(
     errors_of_deleted(txn, Backend::Sqlite, tables, &failed).await?;
     applied.extend(deleted);
     Ok(applied)
+}
+
+/// SQLite, outside a transaction: deletes the succeeded rows of `rows` that still match
+/// `fence`, have no key and never failed (so have no error rows); returns their attempts.
+/// One statement, atomic on its own.
+pub(super) async fn sqlite_plain<C: ConnectionTrait>(
+    conn: &C,
+    tables: &Tables,
+    rows: &[Row],
+    fence: Fence,
+) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+    let taken: Vec<&Row> = rows.iter().filter(|r| succeeded(r)).collect();
+    if taken.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut sql = statement(Backend::Sqlite, tables, &taken, Some(fence));
+    sql.push(" AND last_error IS NULL RETURNING id, lease_token");
+    super::attempts_returned(conn, sql).await
 }
 
 /// `DELETE FROM commands WHERE …` the rows of `taken` still running under their lease and

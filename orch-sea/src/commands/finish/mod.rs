@@ -49,6 +49,7 @@ impl Fence {
 }
 
 /// One row of the transition: the values bound for it.
+#[derive(Clone)]
 pub(crate) struct Row {
     pub(crate) id: Uuid,
     pub(crate) token: Uuid,
@@ -132,6 +133,22 @@ pub(crate) async fn finish(
     if !needs_more && (backend == Backend::Postgres || (backend == Backend::Sqlite && !delete)) {
         // A lone statement commits atomically: skip BEGIN/COMMIT.
         let applied = update_returning(db, backend, tables, &rows, delete).await?;
+        return Ok(flags(batch, &applied));
+    }
+    if !needs_more && backend == Backend::Sqlite {
+        // Each row's transition stands alone: the rows a lone `DELETE` can take (succeeded,
+        // never failed, no key) go first, and only what is left needs a transaction.
+        let mut applied = delete::sqlite_plain(db, tables, &rows, fence).await?;
+        let rest: Vec<Row> = rows
+            .iter()
+            .filter(|r| !applied.contains(&(r.id, r.token)))
+            .cloned()
+            .collect();
+        if !rest.is_empty() {
+            let txn = crate::sql::begin_write(db, WHAT).await?;
+            applied.extend(delete::sqlite(&txn, tables, &rest, fence).await?);
+            txn.commit().await.map_err(|e| db_error(WHAT, e))?;
+        }
         return Ok(flags(batch, &applied));
     }
     let (txn, applied) = match backend {
