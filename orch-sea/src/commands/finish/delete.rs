@@ -5,8 +5,8 @@
 //! of the batch is updated as usual. Rows with a key are kept, so the key goes on refusing
 //! duplicates. Per backend:
 //! - PostgreSQL: one statement, whose CTEs delete the succeeded rows (and their error rows)
-//!   and update the others; the two sets are disjoint by construction, since both CTEs see
-//!   the same snapshot.
+//!   and update the others. Both CTEs see the same snapshot and must not touch one row
+//!   twice, so the update's condition excludes exactly the rows the delete's takes.
 //! - SQLite: in the finish's transaction, a `DELETE … RETURNING` of the succeeded rows, then
 //!   the usual update of the batch (the deleted rows no longer match it), then their
 //!   error rows. A batch without follow-ups or failures first deletes, outside any
@@ -153,7 +153,10 @@ pub(super) fn statement(
 }
 
 /// Deletes the error rows of commands among `ids` that no longer exist (those a finish
-/// deleted). A command still present keeps its errors.
+/// deleted); a command still present keeps its errors. Plain reads find them first, so no
+/// locking read touches the commands table (under MySQL's `REPEATABLE READ` a subquery of a
+/// `DELETE` would lock the gaps around the deleted ids, and pushes would wait on them), and
+/// the common case, commands that never failed, ends after one lookup of the errors index.
 pub(super) async fn errors_of_deleted<C: ConnectionTrait>(
     conn: &C,
     backend: Backend,
@@ -163,18 +166,45 @@ pub(super) async fn errors_of_deleted<C: ConnectionTrait>(
     if ids.is_empty() {
         return Ok(());
     }
+    let with_errors = ids_in(conn, backend, "command_id", &tables.errors, ids).await?;
+    if with_errors.is_empty() {
+        return Ok(());
+    }
+    let present = ids_in(conn, backend, "id", &tables.commands, &with_errors).await?;
+    let gone: Vec<Uuid> = with_errors
+        .into_iter()
+        .filter(|id| !present.contains(id))
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
     let mut sql = Sql::new(backend);
     sql.push("DELETE FROM ")
         .push(&tables.errors)
         .push(" WHERE command_id IN ")
-        .bind_list(ids.iter().copied())
-        .push(" AND command_id NOT IN (SELECT id FROM ")
-        .push(&tables.commands)
-        .push(" WHERE id IN ")
-        .bind_list(ids.iter().copied())
-        .push(")");
+        .bind_list(gone);
     conn.execute_raw(sql.build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
     Ok(())
+}
+
+/// The distinct values of `column` in `table` among `ids`, by a plain read.
+async fn ids_in<C: ConnectionTrait>(
+    conn: &C,
+    backend: Backend,
+    column: &str,
+    table: &str,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("SELECT DISTINCT {column} FROM "))
+        .push(table)
+        .push(&format!(" WHERE {column} IN "))
+        .bind_list(ids.iter().copied());
+    let rows = conn
+        .query_all_raw(sql.build())
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    rows.iter().map(|row| uuid_col(row, 0, WHAT)).collect()
 }
