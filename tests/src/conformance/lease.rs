@@ -12,7 +12,8 @@ use crate::commands::{Blocker, BlockerHandler, EchoCommand, EchoHandler, Slow, S
 use crate::wait::{wait_for_status, wait_until};
 use crate::{Harness, SuiteBackend};
 
-fn claim_params(limit: u32) -> ClaimParams {
+/// Claim parameters for up to `limit` `echo` commands under a fresh lease token.
+pub fn claim_params(limit: u32) -> ClaimParams {
     ClaimParams {
         worker: WorkerId::new(),
         token: LeaseToken::new(),
@@ -24,7 +25,8 @@ fn claim_params(limit: u32) -> ClaimParams {
     }
 }
 
-fn success(id: CommandId, lease: LeaseToken, output: &str) -> Finish {
+/// The success of the attempt holding `lease`, with `output`.
+pub fn success(id: CommandId, lease: LeaseToken, output: &str) -> Finish {
     Finish {
         id,
         lease,

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use orch::internal::LeaseToken;
-use orch::internal::store::{ClaimParams, Finish, FinishOutcome, Store};
+use orch::internal::store::{Finish, FinishOutcome, Store};
 use orch::prelude::*;
-use orch::{Orch, SeaStoreConfig, WorkerId};
+use orch::{Orch, SeaStoreConfig};
 
 use super::SeaBackend;
 use crate::Harness;
@@ -15,6 +15,7 @@ use crate::commands::{
     Child, ChildHandler, EchoCommand, EchoHandler, Failing, FailingHandler, Flaky, FlakyHandler,
     Parent, ParentHandler,
 };
+use crate::conformance::lease::{self, claim_params};
 use crate::conformance::{SOON, ledger};
 use crate::wait::{wait_for_status, wait_until};
 
@@ -122,25 +123,8 @@ pub async fn succeeded_commands_are_deleted(h: &Harness<SeaBackend>) {
     assert_eq!(h.count(CommandStatus::Dead).await, 1);
 }
 
-fn claim_params(limit: u32) -> ClaimParams {
-    ClaimParams {
-        worker: WorkerId::new(),
-        token: LeaseToken::new(),
-        names: vec!["echo".into()],
-        targets: vec!["default".into()],
-        limit,
-        lease_ttl: Duration::from_secs(30),
-        lease_buffer: Duration::from_secs(10),
-    }
-}
-
 fn success(id: CommandId, lease: LeaseToken) -> Finish {
-    Finish {
-        id,
-        lease,
-        outcome: FinishOutcome::Succeeded { output: "7".into() },
-        follow_ups: Vec::new(),
-    }
+    lease::success(id, lease, "7")
 }
 
 /// Deleting keeps every fence: a stale attempt's success, a settle after the lease ran out
@@ -248,4 +232,31 @@ pub async fn deleting_keeps_the_fences(h: &Harness<SeaBackend>) {
     let pending = orch.get(retried).await.expect("get").expect("kept");
     assert_eq!(pending.status, CommandStatus::Pending);
     assert_eq!(pending.errors.len(), 1);
+
+    // One batch: a success and a release (a shutdown hands a command back).
+    let done = orch.push(EchoCommand { n: 20 }).await.expect("push");
+    let handed_back = orch.push(EchoCommand { n: 21 }).await.expect("push");
+    let held = commands.claim(&claim_params(2)).await.expect("claim two");
+    assert_eq!(held.len(), 2, "{held:?}");
+    let lease = |id: CommandId| {
+        held.iter()
+            .find(|c| c.id == id)
+            .map(|c| c.lease)
+            .expect("claimed")
+    };
+    let release = Finish {
+        id: handed_back,
+        lease: lease(handed_back),
+        outcome: FinishOutcome::Release,
+        follow_ups: Vec::new(),
+    };
+    let applied = commands
+        .finish(&[success(done, lease(done)), release])
+        .await
+        .expect("finish a success and a release");
+    assert_eq!(applied, [true, true]);
+    assert!(orch.get(done).await.expect("get").is_none(), "deleted");
+    let back = orch.get(handed_back).await.expect("get").expect("kept");
+    assert_eq!(back.status, CommandStatus::Pending);
+    assert_eq!(back.attempts, 0, "a release refunds the attempt");
 }

@@ -72,6 +72,10 @@ pub(super) async fn sqlite<C: ConnectionTrait>(
     fence: Fence,
 ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let taken: Vec<&Row> = rows.iter().filter(|r| succeeded(r)).collect();
+    if taken.is_empty() {
+        // What is left after `sqlite_plain` may hold no success (a release, say).
+        return update_returning(txn, Backend::Sqlite, tables, rows, false).await;
+    }
     let mut sql = statement(Backend::Sqlite, tables, &taken, Some(fence));
     // A row without `last_error` has no error rows (see `postgres`).
     sql.push(" RETURNING id, lease_token, last_error IS NOT NULL");
@@ -112,7 +116,7 @@ pub(super) async fn sqlite_plain<C: ConnectionTrait>(
     super::attempts_returned(conn, sql).await
 }
 
-/// `DELETE FROM commands WHERE …` the rows of `taken` still running under their lease and
+/// `DELETE FROM commands WHERE …` the rows of `taken` (at least one) still running under their lease and
 /// without an idempotency key; with `fence`, also only while the lease is expired (the
 /// reaper) or live (a settle), as that fence says; without it, the caller has checked the
 /// lease under lock. SQLite and MySQL/MariaDB.
