@@ -64,6 +64,11 @@ pub(crate) struct Args {
     /// Served commands drained and claimed beside the unserved rows.
     #[arg(long, default_value_t = 2_000)]
     pub(crate) served: u64,
+    /// Runs only the single pushes of `--producers` concurrent tasks (`--push` of them in
+    /// all) on each backend of `--backends`, this many times each, printing pushes/s per
+    /// run. 0 skips it.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) pushes_only: u32,
     /// Runs only the idle cost: an engine with nothing to do runs this many seconds on each
     /// backend of `--backends`, and its process CPU and the server's statements per second
     /// are printed. 0 skips it.

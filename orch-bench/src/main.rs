@@ -7,11 +7,14 @@
 //!     [--json bench-results/orch-bench.json]
 //!     [--outbox memory,nats,rabbitmq] [--outbox-messages 20000] [--outbox-probes 200]
 //!     [--outbox-only] [--unserved 200000 [--served 2000]] [--processes 4] [--idle 10]
+//!     [--pushes-only 3]
 //!     [--peers [--peer-bench ../shared/peer-bench] [--peer-jobs N] [--peer-workers 100,1000,5000]]
 //! ```
 //! `--peers` measures only orch beside its peers (River, apalis) and the bare-SQL limits in
 //! one run, and prints each of the performance targets as a ratio against its bar (see
 //! `peers.rs`).
+//! `--pushes-only RUNS` measures only the single pushes of `--producers` tasks, `RUNS`
+//! times per backend, on one fresh database each.
 //! `--idle SECONDS` measures only what an idle engine costs: its CPU and the statements
 //! the server sees (see `idle.rs`).
 //! `--processes N` measures only scale-out: one engine process, then N at once, draining
@@ -43,6 +46,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = <args::Args as clap::Parser>::parse();
     if let Some(url) = &args.drain_worker {
         return fleet::worker(url, &args).await;
+    }
+    if args.pushes_only > 0 {
+        for kind in &args.backends {
+            measure::pushes_only(*kind, &args).await?;
+        }
+        return Ok(());
     }
     if args.idle > 0 {
         report::print_idle(&idle::run(&args.backends, args.idle).await?);

@@ -192,6 +192,25 @@ pub(crate) async fn fill_and_drain(
     Ok(drain(url, &client, settings, n).await?.0)
 }
 
+/// `--pushes-only`: the concurrent single pushes alone, `args.pushes_only` runs on one
+/// fresh database of `kind`, each run's rate printed as it ends.
+pub(crate) async fn pushes_only(kind: BackendKind, args: &Args) -> Result<(), BoxError> {
+    on_fresh(kind, |url| async move {
+        let client = builder(&url).build().await?;
+        for run in 1..=args.pushes_only {
+            let per_s = push_concurrent(&client, args.push, args.producers).await?;
+            println!(
+                "{} run {run}: {per_s:.0} single pushes/s from {} producers",
+                crate::name(kind),
+                args.producers
+            );
+            clear(&client).await?;
+        }
+        Ok::<_, BoxError>(())
+    })
+    .await
+}
+
 /// Single pushes of `total` no-op commands (rounded down to a multiple of `producers`),
 /// each its own transaction, from `producers` concurrent tasks; returns pushes/s.
 pub(crate) async fn push_concurrent(

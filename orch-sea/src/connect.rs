@@ -34,21 +34,30 @@ pub(crate) enum Pool {
 /// Connections of the claims pool: one engine claims one batch at a time.
 pub(crate) const CLAIM_CONNECTIONS: u32 = 4;
 
-/// Session settings of the claims pool. Right after a burst of inserts the table's
-/// statistics still say "almost empty", and the planner then prefers bitmap scans plus a
-/// sort of the whole backlog on every claim (cost growing with the backlog): the claim must
-/// walk the claim index in order (`Merge Append` of the pairs' index scans), and plans are
-/// small (JIT would cost tens of milliseconds). A claim's commit need not wait for its WAL
-/// flush: if the server crashes before the flush, the claim is lost and its rows are still
-/// `pending`, while a finish of a claimed row (a normal commit) flushes the claim's WAL
-/// before its own, so no recorded result ever rests on a lost claim.
-#[cfg(feature = "postgres")]
-const CLAIM_SETTINGS: [(&str, &str); 4] = [
+/// The planner settings every PostgreSQL claim runs with: on the claims pool's sessions
+/// (see [`CLAIM_SETTINGS`]), or `SET LOCAL` in a claim's own transaction where there is no
+/// such pool. Right after a burst of inserts the table's statistics still say "almost
+/// empty", and the planner then prefers bitmap scans plus a sort of the whole backlog on
+/// every claim (cost growing with the backlog): the claim must walk the claim index in order
+/// (`Merge Append` of the pairs' index scans). Once a table of some tens of thousands of rows
+/// is analyzed, the planner prices a hash join over a scan of the whole table below a claim's
+/// per-row TID lookups, so every claim would read every row the table keeps: a claim joins
+/// by nested loops only. Plans are small: a disabled node that still shows up must not make
+/// the planner compile it (JIT costs tens of milliseconds).
+pub(crate) const CLAIM_PLANNER_SETTINGS: [(&str, &str); 5] = [
     ("enable_bitmapscan", "off"),
     ("enable_sort", "off"),
+    ("enable_hashjoin", "off"),
+    ("enable_mergejoin", "off"),
     ("jit", "off"),
-    ("synchronous_commit", "off"),
 ];
+
+/// Session settings of the claims pool: [`CLAIM_PLANNER_SETTINGS`], and commits that need
+/// not wait for their WAL flush: if the server crashes before the flush, the claim is lost
+/// and its rows are still `pending`, while a finish of a claimed row (a normal commit)
+/// flushes the claim's WAL before its own, so no recorded result ever rests on a lost claim.
+#[cfg(feature = "postgres")]
+const CLAIM_SETTINGS: [(&str, &str); 1] = [("synchronous_commit", "off")];
 
 pub(crate) async fn connect(
     url: &str,
@@ -112,7 +121,12 @@ pub(crate) async fn open(
     if url.starts_with("postgres") {
         let mut settings = postgres_settings(config);
         if purpose == Pool::Claims {
-            settings.extend(CLAIM_SETTINGS.map(|(name, value)| (name, value.to_owned())));
+            settings.extend(
+                CLAIM_PLANNER_SETTINGS
+                    .into_iter()
+                    .chain(CLAIM_SETTINGS)
+                    .map(|(name, value)| (name, value.to_owned())),
+            );
         }
         options.map_sqlx_postgres_opts(move |opts| opts.options(settings.clone()));
     }

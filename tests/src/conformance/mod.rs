@@ -136,6 +136,7 @@ macro_rules! sea_suite {
             refusals::slow_database_stops_claims,
             refusals::push_many_is_all_or_nothing,
             claim_cost::claims_read_no_unserved_rows,
+            claim_cost::claims_read_no_whole_table_once_analyzed,
             delete_succeeded::succeeded_commands_are_deleted,
             delete_succeeded::deleting_keeps_the_fences,
         );

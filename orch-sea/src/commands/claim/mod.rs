@@ -127,19 +127,15 @@ async fn begin(
 ) -> Result<DatabaseTransaction, StoreError> {
     match backend {
         Backend::Postgres => {
-            // Right after a burst of inserts the table's statistics still say "almost
-            // empty", and the planner then prefers bitmap scans plus a sort of the whole
-            // backlog on every claim (cost growing with the backlog). The claim must walk
-            // the claim index in order (`Merge Append` of the pairs' index scans). Plans
-            // are small: a disabled node that still showed up must not make the planner
-            // compile it (JIT costs tens of milliseconds). These settings last only for
-            // this transaction.
+            // The claims pool's planner settings, for this transaction only.
             let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
-            txn.execute_unprepared(
-                "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off; SET LOCAL jit = off",
-            )
-            .await
-            .map_err(|e| db_error(WHAT, e))?;
+            let settings: Vec<String> = crate::connect::CLAIM_PLANNER_SETTINGS
+                .iter()
+                .map(|(name, value)| format!("SET LOCAL {name} = {value}"))
+                .collect();
+            txn.execute_unprepared(&settings.join("; "))
+                .await
+                .map_err(|e| db_error(WHAT, e))?;
             Ok(txn)
         }
         Backend::Sqlite => crate::sql::begin_write(db, WHAT).await,
@@ -198,8 +194,10 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
         // The pairs' index scans merge lazily by `run_at, id`; each row they reach is
         // locked by its `ctid` (a row changed since the statement's snapshot fails the
         // `ctid` recheck and is skipped, as one locked by another claim is), and the walk
-        // stops once `limit` rows are held.
-        sql.push("WITH due AS MATERIALIZED (SELECT l.id FROM (");
+        // stops once `limit` rows are held. A locked row cannot move until this statement
+        // ends, so the update finds each by that same `ctid` (a TID scan) rather than
+        // descending the primary key once per row.
+        sql.push("WITH due AS MATERIALIZED (SELECT l.row_ref FROM (");
         due::union_all(&mut sql, &pairs, |sql, pair| {
             sql.push("(");
             due::arm(
@@ -211,7 +209,7 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
             );
             sql.push(" ORDER BY run_at, id)");
         });
-        sql.push(") d CROSS JOIN LATERAL (SELECT id FROM ")
+        sql.push(") d CROSS JOIN LATERAL (SELECT ctid AS row_ref FROM ")
             .push(t)
             .push(" WHERE ctid = d.row_ref AND status = 'pending' FOR UPDATE SKIP LOCKED) l ORDER BY d.run_at, d.id LIMIT ")
             .bind(i64::from(params.limit))
@@ -230,7 +228,7 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
         .push(", lease_expires_at = ");
     lease_expiry(&mut sql, backend, params, None);
     if backend == Backend::Postgres {
-        sql.push(" FROM due WHERE c.id = due.id RETURNING c.id, c.name, c.input, c.attempts, c.max_attempts, c.timeout_ms");
+        sql.push(" FROM due WHERE c.ctid = due.row_ref RETURNING c.id, c.name, c.input, c.attempts, c.max_attempts, c.timeout_ms");
     } else {
         // SQLite merges the pairs' index ranges (`MERGE (UNION ALL)`) and stops at `limit`.
         sql.push(" WHERE id IN (SELECT id FROM (");
