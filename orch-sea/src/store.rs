@@ -69,6 +69,8 @@ pub(crate) struct Inner {
     pub(crate) claims: tokio::sync::OnceCell<DatabaseConnection>,
     /// Wake-ups owed after pushes orch committed itself (PostgreSQL).
     pub(crate) notifier: crate::notifier::Notifier,
+    /// Single pushes made at the same time, written together.
+    pub(crate) together: crate::commands::insert::together::Together,
 }
 
 impl Inner {
@@ -141,6 +143,7 @@ impl SeaStore {
                 limit,
                 claims: tokio::sync::OnceCell::new(),
                 notifier: crate::notifier::Notifier::new(channel),
+                together: crate::commands::insert::together::Together::default(),
             }),
         };
         if store.inner.config.migrate {

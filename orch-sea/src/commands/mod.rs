@@ -25,20 +25,12 @@ impl CommandStore<dyn AnyConnection> for SeaStore {
     fn insert<'a>(&'a self, commands: &'a [InsertCommand]) -> StoreFuture<'a, Vec<Pushed>> {
         let i = self.inner();
         Box::pin(async move {
-            let max_bytes = i.limit.max_bytes;
             // Committed here: other processes are woken after the commit, by the notifier,
-            // so no push's commit waits on `NOTIFY`'s lock (see `crate::notifier`).
-            let inserted = if insert::chunks(commands, max_bytes).len() <= 1 {
-                // One statement: atomic on its own.
-                insert::insert(&i.db, i.backend, &i.tables, false, max_bytes, commands).await?
-            } else {
-                let txn = crate::sql::begin_write(&i.db, "insert commands").await?;
-                let inserted =
-                    insert::insert(&txn, i.backend, &i.tables, false, max_bytes, commands).await?;
-                txn.commit()
-                    .await
-                    .map_err(|e| db_error("insert commands", e))?;
-                inserted
+            // so no push's commit waits on `NOTIFY`'s lock (see `crate::notifier`). A single
+            // push shares its statement with those made at the same time (see `together`).
+            let inserted = match commands {
+                [command] => vec![i.together.push(i, command.clone()).await?],
+                _ => insert::write(i, commands).await?,
             };
             if self.notify() && commands.iter().any(|c| c.when == orch_core::When::Now) {
                 // On the claims pool where there is one: its `synchronous_commit = off`

@@ -135,6 +135,7 @@ macro_rules! sea_suite {
             refusals::reaper_skips_rows_it_cannot_move,
             refusals::slow_database_stops_claims,
             refusals::push_many_is_all_or_nothing,
+            refusals::concurrent_pushes_keep_their_own_outcome,
             claim_cost::claims_read_no_unserved_rows,
             claim_cost::claims_read_no_whole_table_once_analyzed,
             delete_succeeded::succeeded_commands_are_deleted,

@@ -339,3 +339,96 @@ pub async fn push_many_is_all_or_nothing(h: &Harness<SeaBackend>) {
     let rec = orch.get(ids[99]).await.expect("get").expect("stored");
     assert_eq!(rec.input.len(), blob.len() + r#"{"blob":""}"#.len());
 }
+
+/// Single pushes made at the same time share a statement, yet each keeps its own outcome:
+/// a push the database refuses fails alone, with the database's reason, while the pushes
+/// written beside it are stored; and pushes of one idempotency key made at once resolve to
+/// one command, created by exactly one of them.
+pub async fn concurrent_pushes_keep_their_own_outcome(h: &Harness<SeaBackend>) {
+    refuse_when(h.backend(), "INSERT", "NEW.input LIKE '%poison%'").await;
+    let orch = h.client().await;
+    const PUSHES: usize = 48;
+    let mut tasks = Vec::new();
+    for i in 0..PUSHES {
+        let orch = orch.clone();
+        let text = if i % 3 == 0 {
+            format!("poison {i}")
+        } else {
+            format!("fine {i}")
+        };
+        tasks.push(tokio::spawn(async move {
+            let pushed = orch
+                .push(Say {
+                    text: text.clone(),
+                    fail: false,
+                })
+                .await;
+            (text, pushed)
+        }));
+    }
+    let mut stored: i64 = 0;
+    for task in tasks {
+        let (text, pushed) = task.await.expect("push task");
+        if text.starts_with("poison") {
+            let error = pushed.expect_err("a refused push fails");
+            assert!(error.to_string().contains("refused by the test"), "{error}");
+        } else {
+            let id = pushed.unwrap_or_else(|e| panic!("{text}: {e}"));
+            let record = orch.get(id).await.expect("get").expect("stored");
+            assert!(record.input.contains(&text), "{text}: {}", record.input);
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, i64::try_from(PUSHES - PUSHES / 3).expect("small"));
+    assert_eq!(
+        h.count(CommandStatus::Pending).await,
+        stored,
+        "only the pushes that succeeded are stored"
+    );
+
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let orch = orch.clone();
+        tasks.push(tokio::spawn(async move {
+            orch.submit(
+                Notice {
+                    what: "once".into(),
+                },
+                Push::new().idempotency_key("together-once"),
+            )
+            .await
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for task in tasks {
+        let pushed = task.await.expect("push task").expect("keyed push");
+        ids.insert(pushed.id);
+        created += usize::from(pushed.created);
+    }
+    assert_eq!(ids.len(), 1, "one command for one key");
+    assert_eq!(created, 1, "created by exactly one push");
+
+    // Callers that stop waiting (a timeout drops the push mid-write) neither wedge the
+    // pushes after them nor lose one that reported success.
+    for round in 0..5u64 {
+        let mut tasks = Vec::new();
+        for i in 0..24u64 {
+            let orch = orch.clone();
+            tasks.push(tokio::spawn(async move {
+                let push = orch.push(EchoCommand { n: round * 100 + i });
+                tokio::time::timeout(Duration::from_micros(200 * (i % 6)), push).await
+            }));
+        }
+        for task in tasks {
+            if let Ok(pushed) = task.await.expect("push task") {
+                let id = pushed.expect("a push that finished succeeded");
+                assert!(orch.get(id).await.expect("get").is_some(), "stored");
+            }
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(10), orch.push(EchoCommand { n: 9_999 }))
+        .await
+        .expect("pushes still go through after abandoned ones")
+        .expect("push");
+}

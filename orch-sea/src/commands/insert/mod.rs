@@ -16,6 +16,7 @@ use crate::tables::Tables;
 
 #[cfg(feature = "postgres")]
 mod postgres;
+pub(crate) mod together;
 
 /// Rows per statement: 12 values each stays far below every backend's bind limit.
 pub(crate) const CHUNK: usize = 1000;
@@ -46,6 +47,25 @@ pub(crate) fn chunks(commands: &[InsertCommand], max_bytes: usize) -> Vec<&[Inse
         chunks.push(&commands[start..]);
     }
     chunks
+}
+
+/// Writes `commands` that orch commits itself: in one statement, atomic on its own, or in
+/// a transaction when they need more than one.
+pub(crate) async fn write(
+    store: &crate::store::Inner,
+    commands: &[InsertCommand],
+) -> Result<Vec<Pushed>, StoreError> {
+    let (db, backend, tables) = (&store.db, store.backend, &store.tables);
+    let max_bytes = store.limit.max_bytes;
+    if chunks(commands, max_bytes).len() <= 1 {
+        return insert(db, backend, tables, false, max_bytes, commands).await;
+    }
+    let txn = crate::sql::begin_write(db, "insert commands").await?;
+    let inserted = insert(&txn, backend, tables, false, max_bytes, commands).await?;
+    txn.commit()
+        .await
+        .map_err(|e| db_error("insert commands", e))?;
+    Ok(inserted)
 }
 
 /// Inserts `commands` through `conn` (a pool, or the caller's own transaction), in

@@ -1,0 +1,216 @@
+//! Single pushes made at the same time share a statement and its commit.
+//!
+//! A push that finds no other being written writes at once, alone. Pushes that arrive while
+//! one is being written wait for it, and then the first of them writes all that waited, in
+//! one statement (one commit, one WAL flush), and hands each its own result. A lone push
+//! therefore never waits, and concurrent pushes commit as a batch would: the server's
+//! single-row commit rate no longer bounds them.
+//!
+//! Each push keeps its own outcome:
+//! - a batch the database refuses for what it holds (a value, a constraint, a trigger) is
+//!   written again one push at a time, so only the refused push fails;
+//! - a batch that failed for the connection or a conflict fails each of its pushes with
+//!   that error, as a push alone would have;
+//! - a push whose writer was dropped mid-write (its caller stopped waiting) does not know
+//!   whether it was written: it writes itself alone, and a row already under its id counts
+//!   as written.
+//!
+//! Pushes in the caller's own transaction (`push_in`) and `push_many` are not shared.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use orch_core::Pushed;
+use orch_core::store::{InsertCommand, StoreError};
+use sea_orm::ConnectionTrait;
+use tokio::sync::oneshot;
+
+use crate::error::db_error;
+use crate::sql::{Sql, id_value};
+use crate::store::Inner;
+
+/// What a waiting push is told.
+enum Turn {
+    /// It was written (or refused) with the batch of the push before it.
+    Done(Result<Pushed, StoreError>),
+    /// The push before it is done: it writes the next batch.
+    Write,
+}
+
+/// A push waiting for the one being written.
+struct Waiter {
+    command: InsertCommand,
+    reply: oneshot::Sender<Turn>,
+}
+
+#[derive(Default)]
+struct State {
+    /// A push is being written.
+    writing: bool,
+    waiting: VecDeque<Waiter>,
+}
+
+/// The single pushes of one store (see the module docs).
+#[derive(Default)]
+pub(crate) struct Together {
+    state: Mutex<State>,
+}
+
+impl Together {
+    /// Writes `command`, alone or with the pushes made at the same time.
+    pub(crate) async fn push(
+        &self,
+        store: &Inner,
+        command: InsertCommand,
+    ) -> Result<Pushed, StoreError> {
+        let wait = {
+            let mut state = self.lock();
+            if state.writing {
+                let (reply, turn) = oneshot::channel();
+                state.waiting.push_back(Waiter {
+                    command: command.clone(),
+                    reply,
+                });
+                Some(turn)
+            } else {
+                state.writing = true;
+                None
+            }
+        };
+        if let Some(turn) = wait {
+            let mut waiting = Waiting {
+                together: self,
+                turn: Some(turn),
+            };
+            let told = match waiting.turn.as_mut() {
+                Some(turn) => turn.await,
+                None => Ok(Turn::Write),
+            };
+            waiting.turn = None;
+            match told {
+                Ok(Turn::Done(result)) => return result,
+                Ok(Turn::Write) => {}
+                // Its writer was dropped mid-write: this push may or may not be written.
+                Err(_) => return write_alone_checked(store, command).await,
+            }
+        }
+        // This push writes: it holds the turn until `_turn` hands it on, even if dropped.
+        let _turn = Writing(self);
+        let others: Vec<Waiter> = self.lock().waiting.drain(..).collect();
+        let mut batch = Vec::with_capacity(1 + others.len());
+        batch.push(command);
+        let mut replies = Vec::with_capacity(others.len());
+        for waiter in others {
+            batch.push(waiter.command);
+            replies.push(waiter.reply);
+        }
+        let mut results = write_each(store, &batch).await.into_iter();
+        let own = results.next().unwrap_or_else(|| {
+            Err(StoreError::new(
+                orch_core::store::StoreErrorKind::Query,
+                "insert commands: no result for a push",
+                None,
+            ))
+        });
+        for (reply, result) in replies.into_iter().zip(results) {
+            // A push whose caller stopped waiting is written all the same.
+            let _ = reply.send(Turn::Done(result));
+        }
+        own
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Passes the turn to the first push still waiting for it, or frees it.
+    fn hand_on(&self) {
+        let mut state = self.lock();
+        while let Some(next) = state.waiting.pop_front() {
+            // A push whose caller stopped waiting before its turn is not written.
+            if next.reply.send(Turn::Write).is_ok() {
+                return;
+            }
+        }
+        state.writing = false;
+    }
+}
+
+/// A push waiting for its turn. Dropped before it was told (its caller stopped waiting),
+/// it hands on a turn to write that reached it meanwhile, so the pushes after it go on.
+struct Waiting<'a> {
+    together: &'a Together,
+    turn: Option<oneshot::Receiver<Turn>>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(mut turn) = self.turn.take() {
+            turn.close();
+            if let Ok(Turn::Write) = turn.try_recv() {
+                self.together.hand_on();
+            }
+        }
+    }
+}
+
+/// The turn to write, handed on when the writer is done or dropped.
+struct Writing<'a>(&'a Together);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.hand_on();
+    }
+}
+
+/// Writes `batch` in one statement (see [`super::write`]); each command gets its own
+/// result (see the module docs).
+async fn write_each(store: &Inner, batch: &[InsertCommand]) -> Vec<Result<Pushed, StoreError>> {
+    let error = match super::write(store, batch).await {
+        Ok(pushed) => return pushed.into_iter().map(Ok).collect(),
+        Err(error) => error,
+    };
+    if batch.len() == 1 {
+        return vec![Err(error)];
+    }
+    if error.is_transient() {
+        let (kind, shared) = (error.kind(), error.to_string());
+        let mut results = vec![Err(error)];
+        results.extend((1..batch.len()).map(|_| {
+            Err(StoreError::new(
+                kind,
+                "insert commands pushed together",
+                Some(shared.clone().into()),
+            ))
+        }));
+        return results;
+    }
+    let mut results = Vec::with_capacity(batch.len());
+    for command in batch {
+        let one = super::write(store, std::slice::from_ref(command)).await;
+        results.push(one.map(|mut pushed| pushed.remove(0)));
+    }
+    results
+}
+
+/// Writes `command` alone; if that fails and a row under its id exists (an earlier write
+/// of it committed), it counts as written.
+async fn write_alone_checked(store: &Inner, command: InsertCommand) -> Result<Pushed, StoreError> {
+    match super::write(store, std::slice::from_ref(&command)).await {
+        Ok(mut pushed) => Ok(pushed.remove(0)),
+        Err(error) => {
+            let mut sql = Sql::new(store.backend);
+            sql.push("SELECT id FROM ")
+                .push(&store.tables.commands)
+                .push(" WHERE id = ")
+                .bind(id_value(command.id));
+            match store.db.query_one_raw(sql.build()).await {
+                Ok(Some(_)) => Ok(Pushed::new(command.id, true)),
+                Ok(None) => Err(error),
+                Err(read) => Err(db_error("insert commands", read)),
+            }
+        }
+    }
+}
