@@ -7,7 +7,8 @@
 //! 500, and on PostgreSQL 5,000 workers claiming 500; a backend's peak is the best of them.
 //! PostgreSQL's two wide configurations run again deleting what succeeds
 //! (`SeaStoreConfig::delete_succeeded`), whose best is a peak of its own.
-//! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each.
+//! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each,
+//! after an untimed round that opens the pool's connections.
 //!
 //! The peers' side runs the scripts in `--peer-bench` with `JOBS` = `--peer-jobs`
 //! ([`scripts`]): River and apalis at each of `--peer-workers` on PostgreSQL, River on a
@@ -244,6 +245,10 @@ async fn orch_side(args: &Args) -> OrchFigures {
         );
         let result = measure::on_fresh(BackendKind::Postgres, |url| async move {
             let client = measure::builder(&url).build().await?;
+            // Untimed first, as pgbench times its limits without connecting: the pool
+            // opens its connections here.
+            let warm_up = 20 * args.producers as u64;
+            measure::push_concurrent(&client, warm_up, args.producers).await?;
             measure::push_concurrent(&client, args.push, args.producers).await
         })
         .await;

@@ -1,10 +1,11 @@
 //! Single pushes made at the same time share a statement and its commit.
 //!
-//! A push that finds no other being written writes at once, alone. Pushes that arrive while
-//! one is being written wait for it, and then the first of them writes all that waited, in
-//! one statement (one commit, one WAL flush), and hands each its own result. A lone push
-//! therefore never waits, and concurrent pushes commit as a batch would: the server's
-//! single-row commit rate no longer bounds them.
+//! A push that finds fewer than [`WRITERS`] statements of pushes in flight writes at once.
+//! Pushes that arrive while that many are in flight wait; when one of those statements is
+//! done, the first waiting push writes all that waited, in one statement (one commit, one
+//! WAL flush), and hands each its own result. A lone push therefore never waits, and
+//! concurrent pushes commit as batches would: the server's single-row commit rate no longer
+//! bounds them.
 //!
 //! Each push keeps its own outcome:
 //! - a batch the database refuses for what it holds (a value, a constraint, a trigger) is
@@ -29,6 +30,10 @@ use crate::error::db_error;
 use crate::sql::{Sql, id_value};
 use crate::store::Inner;
 
+/// Statements of pushes in flight at once: while one waits for its commit, the next is
+/// written, and the server flushes both commits together.
+const WRITERS: usize = 2;
+
 /// What a waiting push is told.
 enum Turn {
     /// It was written (or refused) with the batch of the push before it.
@@ -45,8 +50,8 @@ struct Waiter {
 
 #[derive(Default)]
 struct State {
-    /// A push is being written.
-    writing: bool,
+    /// Pushes being written, at most [`WRITERS`].
+    writing: usize,
     waiting: VecDeque<Waiter>,
 }
 
@@ -65,7 +70,7 @@ impl Together {
     ) -> Result<Pushed, StoreError> {
         let wait = {
             let mut state = self.lock();
-            if state.writing {
+            if state.writing >= WRITERS {
                 let (reply, turn) = oneshot::channel();
                 state.waiting.push_back(Waiter {
                     command: command.clone(),
@@ -73,7 +78,7 @@ impl Together {
                 });
                 Some(turn)
             } else {
-                state.writing = true;
+                state.writing += 1;
                 None
             }
         };
@@ -134,7 +139,7 @@ impl Together {
                 return;
             }
         }
-        state.writing = false;
+        state.writing -= 1;
     }
 }
 
