@@ -49,7 +49,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if args.pushes_only > 0 {
         for kind in &args.backends {
-            measure::pushes_only(*kind, &args).await?;
+            let runs = measure::pushes_only(*kind, &args).await?;
+            report::print_pushes_only(name(*kind), args.producers, &runs);
         }
         return Ok(());
     }

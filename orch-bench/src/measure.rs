@@ -193,20 +193,16 @@ pub(crate) async fn fill_and_drain(
 }
 
 /// `--pushes-only`: the concurrent single pushes alone, `args.pushes_only` runs on one
-/// fresh database of `kind`, each run's rate printed as it ends.
-pub(crate) async fn pushes_only(kind: BackendKind, args: &Args) -> Result<(), BoxError> {
+/// fresh database of `kind`; returns each run's pushes/s.
+pub(crate) async fn pushes_only(kind: BackendKind, args: &Args) -> Result<Vec<f64>, BoxError> {
     on_fresh(kind, |url| async move {
         let client = builder(&url).build().await?;
-        for run in 1..=args.pushes_only {
-            let per_s = push_concurrent(&client, args.push, args.producers).await?;
-            println!(
-                "{} run {run}: {per_s:.0} single pushes/s from {} producers",
-                crate::name(kind),
-                args.producers
-            );
+        let mut runs = Vec::new();
+        for _ in 0..args.pushes_only {
+            runs.push(push_concurrent(&client, args.push, args.producers).await?);
             clear(&client).await?;
         }
-        Ok::<_, BoxError>(())
+        Ok::<_, BoxError>(runs)
     })
     .await
 }

@@ -260,3 +260,14 @@ fn ratio(x: f64, bar: Option<f64>) -> String {
 fn orch_sea_redact(url: &str) -> String {
     orch::internal::redact(url)
 }
+
+/// Prints `--pushes-only`'s runs of one backend.
+#[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
+pub(crate) fn print_pushes_only(backend: &str, producers: usize, runs: &[f64]) {
+    for (run, per_s) in runs.iter().enumerate() {
+        println!(
+            "{backend} run {}: {per_s:.0} single pushes/s from {producers} producers",
+            run + 1
+        );
+    }
+}
