@@ -23,11 +23,8 @@ use std::sync::Mutex;
 
 use orch_core::Pushed;
 use orch_core::store::{InsertCommand, StoreError};
-use sea_orm::ConnectionTrait;
 use tokio::sync::oneshot;
 
-use crate::error::db_error;
-use crate::sql::{Sql, id_value};
 use crate::store::Inner;
 
 /// Statements of pushes in flight at once: while one waits for its commit, the next is
@@ -85,14 +82,9 @@ impl Together {
         if let Some(turn) = wait {
             let mut waiting = Waiting {
                 together: self,
-                turn: Some(turn),
+                turn,
             };
-            let told = match waiting.turn.as_mut() {
-                Some(turn) => turn.await,
-                None => Ok(Turn::Write),
-            };
-            waiting.turn = None;
-            match told {
+            match (&mut waiting.turn).await {
                 Ok(Turn::Done(result)) => return result,
                 Ok(Turn::Write) => {}
                 // Its writer was dropped mid-write: this push may or may not be written.
@@ -109,14 +101,9 @@ impl Together {
             batch.push(waiter.command);
             replies.push(waiter.reply);
         }
-        let mut results = write_each(store, &batch).await.into_iter();
-        let own = results.next().unwrap_or_else(|| {
-            Err(StoreError::new(
-                orch_core::store::StoreErrorKind::Query,
-                "insert commands: no result for a push",
-                None,
-            ))
-        });
+        // One result per command of the batch, this push's first.
+        let mut results = write_each(store, &batch).await;
+        let own = results.remove(0);
         for (reply, result) in replies.into_iter().zip(results) {
             // A push whose caller stopped waiting is written all the same.
             let _ = reply.send(Turn::Done(result));
@@ -144,19 +131,18 @@ impl Together {
 }
 
 /// A push waiting for its turn. Dropped before it was told (its caller stopped waiting),
-/// it hands on a turn to write that reached it meanwhile, so the pushes after it go on.
+/// it hands on a turn to write that reached it meanwhile, so the pushes after it go on
+/// (once told, nothing is left to receive).
 struct Waiting<'a> {
     together: &'a Together,
-    turn: Option<oneshot::Receiver<Turn>>,
+    turn: oneshot::Receiver<Turn>,
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if let Some(mut turn) = self.turn.take() {
-            turn.close();
-            if let Ok(Turn::Write) = turn.try_recv() {
-                self.together.hand_on();
-            }
+        self.turn.close();
+        if let Ok(Turn::Write) = self.turn.try_recv() {
+            self.together.hand_on();
         }
     }
 }
@@ -206,15 +192,12 @@ async fn write_alone_checked(store: &Inner, command: InsertCommand) -> Result<Pu
     match super::write(store, std::slice::from_ref(&command)).await {
         Ok(mut pushed) => Ok(pushed.remove(0)),
         Err(error) => {
-            let mut sql = Sql::new(store.backend);
-            sql.push("SELECT id FROM ")
-                .push(&store.tables.commands)
-                .push(" WHERE id = ")
-                .bind(id_value(command.id));
-            match store.db.query_one_raw(sql.build()).await {
-                Ok(Some(_)) => Ok(Pushed::new(command.id, true)),
-                Ok(None) => Err(error),
-                Err(read) => Err(db_error("insert commands", read)),
+            let found =
+                crate::commands::read::get(&store.db, store.backend, &store.tables, command.id)
+                    .await?;
+            match found {
+                Some(_) => Ok(Pushed::new(command.id, true)),
+                None => Err(error),
             }
         }
     }
