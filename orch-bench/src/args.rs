@@ -75,9 +75,10 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 0)]
     pub(crate) idle: u64,
     /// Runs only the scale-out comparison on the server backends of `--backends`: the
-    /// `--drain` backlog drained by one engine process, then by this many at once against
-    /// the same database (each with `--workers` and `--claim`), with the per-process split.
-    /// 0 skips it.
+    /// `--drain` backlog drained by one engine process and by this many at once against
+    /// one database (each with `--workers` and `--claim`), in the order one, N, N, one,
+    /// each drain on a fresh database; prints the means, each drain and the per-process
+    /// split. 0 skips it.
     #[arg(long, default_value_t = 0)]
     pub(crate) processes: usize,
     /// Internal: runs one drain engine of the scale-out comparison on this URL, driven

@@ -1,9 +1,15 @@
-//! Scale-out: the same backlog drained by one engine process, then by several at once
+//! Scale-out: the same backlog drained by one engine process and by several at once
 //! against the same database (`--processes N`). Each engine runs in a child process of its
 //! own (`orch-bench --drain-worker URL`, with `--workers` and `--claim` each), so one and
 //! several processes are measured the same way; the parent fills the table, starts the
 //! children together, polls until nothing is left, then stops them and reads how many
 //! commands each ran.
+//!
+//! Every drain runs on a fresh database of its own, in the order one, N, N, one, and each
+//! side's figure is the mean of its two drains: a drain never starts on the rows an
+//! earlier one left behind (dead tuples and index entries no vacuum has removed yet), and
+//! drift across the run (the server's caches warming, a background job) weighs on both
+//! sides alike.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -12,12 +18,13 @@ use std::time::{Duration, Instant};
 
 use orch::prelude::*;
 use orch_tests::BackendKind;
+use sea_orm::{ConnectionTrait, Statement};
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::args::Args;
-use crate::measure::{builder, clear, fill, on_fresh, rate, unfinished};
+use crate::measure::{builder, fill, on_fresh, rate, unfinished};
 use crate::workload::Noop;
 
 type BoxError = Box<dyn std::error::Error>;
@@ -31,19 +38,37 @@ pub(crate) struct Fleet {
     pub(crate) workers: usize,
     /// Most commands each process claims per round trip.
     pub(crate) claim: u32,
-    /// One process alone.
+    /// One process alone: the mean of [`Self::one_runs`].
     pub(crate) one_per_s: f64,
-    /// `processes` processes together.
+    /// Each drain by one process alone, commands/s.
+    pub(crate) one_runs: Vec<f64>,
+    /// Processes draining together.
     pub(crate) processes: usize,
+    /// `processes` processes together: the mean of [`Self::all_runs`].
     pub(crate) all_per_s: f64,
-    /// Commands each of those processes ran.
-    pub(crate) split: Vec<u64>,
+    /// Each drain by the processes together, commands/s.
+    pub(crate) all_runs: Vec<f64>,
+    /// Commands each of those processes ran, per drain.
+    pub(crate) splits: Vec<Vec<u64>>,
 }
 
 impl Fleet {
     /// The processes together against one alone.
     pub(crate) fn ratio(&self) -> f64 {
         self.all_per_s / self.one_per_s
+    }
+
+    /// Each drain's split, as "a · b · c · d / e · f · g · h".
+    pub(crate) fn split_text(&self) -> String {
+        let drains: Vec<String> = self
+            .splits
+            .iter()
+            .map(|split| {
+                let each: Vec<String> = split.iter().map(u64::to_string).collect();
+                each.join(" · ")
+            })
+            .collect();
+        drains.join(" / ")
     }
 }
 
@@ -85,29 +110,43 @@ pub(crate) async fn run(backends: &[BackendKind], plan: Plan) -> Result<Vec<Flee
     Ok(out)
 }
 
-/// Scale-out on one server backend, on a fresh database.
+/// Scale-out on one server backend: one process, N, N, one, each drain on a fresh database.
 pub(crate) async fn one_backend(kind: BackendKind, plan: Plan) -> Result<Fleet, BoxError> {
     let name = crate::name(kind);
-    on_fresh(kind, |url| async move {
-        eprintln!("[{name}] drain of {} by 1 process", plan.commands);
-        let (one_per_s, _) = drain_by(&url, 1, plan).await?;
+    let (mut one_runs, mut all_runs, mut splits) = (Vec::new(), Vec::new(), Vec::new());
+    for processes in [1, plan.processes, plan.processes, 1] {
         eprintln!(
-            "[{name}] drain of {} by {} processes",
-            plan.commands, plan.processes
+            "[{name}] drain of {} by {processes} process(es)",
+            plan.commands
         );
-        let (all_per_s, split) = drain_by(&url, plan.processes, plan).await?;
-        Ok(Fleet {
-            backend: name,
-            commands: plan.commands,
-            workers: plan.workers,
-            claim: plan.claim,
-            one_per_s,
-            processes: plan.processes,
-            all_per_s,
-            split,
-        })
+        let (per_s, split) = on_fresh(
+            kind,
+            |url| async move { drain_by(&url, processes, plan).await },
+        )
+        .await?;
+        if processes == 1 {
+            one_runs.push(per_s);
+        } else {
+            all_runs.push(per_s);
+            splits.push(split);
+        }
+    }
+    Ok(Fleet {
+        backend: name,
+        commands: plan.commands,
+        workers: plan.workers,
+        claim: plan.claim,
+        one_per_s: mean(&one_runs),
+        one_runs,
+        processes: plan.processes,
+        all_per_s: mean(&all_runs),
+        all_runs,
+        splits,
     })
-    .await
+}
+
+fn mean(runs: &[f64]) -> f64 {
+    runs.iter().sum::<f64>() / runs.len().max(1) as f64
 }
 
 /// Fills the table, then drains it with `processes` child engines started together;
@@ -115,6 +154,7 @@ pub(crate) async fn one_backend(kind: BackendKind, plan: Plan) -> Result<Fleet, 
 async fn drain_by(url: &str, processes: usize, plan: Plan) -> Result<(f64, Vec<u64>), BoxError> {
     let client = builder(url).build().await?;
     fill(&client, plan.commands).await?;
+    settle(&client).await?;
     let mut children = Vec::new();
     for _ in 0..processes {
         children.push(spawn_worker(url, plan)?);
@@ -145,8 +185,23 @@ async fn drain_by(url: &str, processes: usize, plan: Plan) -> Result<(f64, Vec<u
     if ran < plan.commands {
         return Err(format!("the processes ran {ran} of {} commands", plan.commands).into());
     }
-    clear(&client).await?;
     Ok((per_s, split))
+}
+
+/// Vacuums (PostgreSQL) and analyzes the filled table before the clock starts, so that no
+/// drain meets the server's automatic vacuum or analyze part-way (which starts at a moment
+/// of its own choosing, changes the plans of the statements after it, and made the figures
+/// of one configuration differ by a third from one drain to the next).
+async fn settle(client: &Orch) -> Result<(), BoxError> {
+    let db = client.store().connection();
+    let t = client.store().commands_table();
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => format!("VACUUM ANALYZE {t}"),
+        sea_orm::DbBackend::MySql => format!("ANALYZE TABLE {t}"),
+        _ => return Ok(()),
+    };
+    db.execute_unprepared(&sql).await?;
+    Ok(())
 }
 
 /// A child engine process and its pipes.
@@ -213,12 +268,13 @@ pub(crate) async fn worker(url: &str, args: &Args) -> Result<(), BoxError> {
     // Ten connections each (plus the claims pool's four): four processes stay well inside
     // a server's default connection limit (PostgreSQL's is 100).
     let engine = builder(url)
-        .store_config(orch::SeaStoreConfig::default().with_max_connections(Some(10)))
+        .store_config(orch::SeaStoreConfig::default().with_max_connections(Some(POOL)))
         .handler::<Noop, _>(Counting(ran.clone()))
         .concurrency(args.workers)
         .max_claim(args.claim)
         .build()
         .await?;
+    open_pool(&engine, POOL).await?;
     let mut out = tokio::io::stdout();
     out.write_all(b"ready\n").await?;
     out.flush().await?;
@@ -238,6 +294,23 @@ pub(crate) async fn worker(url: &str, args: &Args) -> Result<(), BoxError> {
     out.write_all(format!("ran {}\n", ran.load(Ordering::Relaxed)).as_bytes())
         .await?;
     out.flush().await?;
+    Ok(())
+}
+
+/// Connections in each child's pool.
+const POOL: u32 = 10;
+
+/// Opens `n` connections of `engine`'s pool (one statement on each, all at once) before the
+/// clock starts: an engine that has run for a while has them open, and opening them (a
+/// server process forked per connection on PostgreSQL) inside a drain of a few seconds
+/// would count four processes' start-up four times against one process's once.
+async fn open_pool(engine: &Orch, n: u32) -> Result<(), BoxError> {
+    let db = engine.store().connection();
+    let backend = db.get_database_backend();
+    let each = (0..n).map(|_| db.execute_raw(Statement::from_string(backend, "SELECT 1")));
+    for result in futures::future::join_all(each).await {
+        result?;
+    }
     Ok(())
 }
 

@@ -17,8 +17,8 @@
 //! times per backend, on one fresh database each.
 //! `--idle SECONDS` measures only what an idle engine costs: its CPU and the statements
 //! the server sees (see `idle.rs`).
-//! `--processes N` measures only scale-out: one engine process, then N at once, draining
-//! the same backlog on each server backend (see `fleet.rs`).
+//! `--processes N` measures only scale-out: one engine process and N at once, draining
+//! the same backlog on each server backend, twice each on fresh databases (see `fleet.rs`).
 //! `--unserved N` measures only claims beside rows no engine serves: the drain of
 //! `--served` commands and one claim of up to `--claim`, alone, beside `N` pending rows of
 //! an unserved name, beside `N` of an unserved target, and beside an idle engine of

@@ -114,7 +114,8 @@ pub(crate) fn print_idle(results: &[crate::idle::Idle]) {
     }
 }
 
-/// The `--processes` figures: one process alone, N together, and each one's share.
+/// The `--processes` figures: one process alone, N together (each the mean of two drains,
+/// both shown), and each process's share per drain.
 #[allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 pub(crate) fn print_fleets(fleets: &[crate::fleet::Fleet]) {
     println!();
@@ -123,20 +124,26 @@ pub(crate) fn print_fleets(fleets: &[crate::fleet::Fleet]) {
     );
     println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     for f in fleets {
-        let split: Vec<String> = f.split.iter().map(u64::to_string).collect();
         println!(
-            "| {} | {} | {} × {} | {:.0}/s | {} | {:.0}/s | {:.2} | {} |",
+            "| {} | {} | {} × {} | {:.0}/s ({}) | {} | {:.0}/s ({}) | {:.2} | {} |",
             f.backend,
             f.commands,
             f.workers,
             f.claim,
             f.one_per_s,
+            runs(&f.one_runs),
             f.processes,
             f.all_per_s,
+            runs(&f.all_runs),
             f.ratio(),
-            split.join(" · ")
+            f.split_text()
         );
     }
+}
+
+fn runs(per_s: &[f64]) -> String {
+    let each: Vec<String> = per_s.iter().map(|v| format!("{v:.0}")).collect();
+    each.join(" · ")
 }
 
 /// Writes the settings and every figure to `path`; `peers` (from `--peers`) and `fleets`

@@ -302,10 +302,7 @@ impl Figures<'_> {
         };
         let split = run
             .and_then(|s| s.fleet.as_ref())
-            .map(|f| {
-                let each: Vec<String> = f.split.iter().map(u64::to_string).collect();
-                format!(" (commands per process: {})", each.join(" · "))
-            })
+            .map(|f| format!(" (commands per process: {})", f.split_text()))
             .unwrap_or_default();
         compare(
             "5",

@@ -2,6 +2,7 @@
 
 pub(crate) mod cancel;
 pub(crate) mod claim;
+mod explain;
 pub(crate) mod finish;
 pub(crate) mod insert;
 pub(crate) mod owed;

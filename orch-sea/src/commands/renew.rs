@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
-use crate::sql::{col, id_value, micros, uuid_col};
+use crate::sql::{col, id_value, micros, status_is, uuid_col};
 use crate::tables::Tables;
 
 const WHAT: &str = "renew leases";
@@ -37,7 +37,8 @@ pub(crate) async fn renew<C: ConnectionTrait>(
             .bind(id_value(lease.id))
             .push(" AND lease_token = ")
             .bind(lease.lease.as_uuid())
-            .push(" AND status = 'running'");
+            .push(" AND ")
+            .push(&status_is("status", "running"));
         conn.execute_raw(sql.build())
             .await
             .map_err(|e| db_error(WHAT, e))?;
@@ -47,7 +48,9 @@ pub(crate) async fn renew<C: ConnectionTrait>(
         let mut sql = Sql::new(backend);
         sql.push("SELECT id, lease_token FROM ")
             .push(t)
-            .push(" WHERE status = 'running' AND id IN ")
+            .push(" WHERE ")
+            .push(&status_is("status", "running"))
+            .push(" AND id IN ")
             .bind_list(chunk.iter().map(|l| id_value(l.id)));
         let rows = conn
             .query_all_raw(sql.build())

@@ -138,6 +138,7 @@ macro_rules! sea_suite {
             refusals::concurrent_pushes_keep_their_own_outcome,
             claim_cost::claims_read_no_unserved_rows,
             claim_cost::claims_read_no_whole_table_once_analyzed,
+            finish_cost::finishes_read_their_rows_alone_once_analyzed,
             delete_succeeded::succeeded_commands_are_deleted,
             delete_succeeded::deleting_keeps_the_fences,
         );

@@ -22,7 +22,7 @@ const UNSERVED: u32 = 3_000;
 /// What one claim takes.
 const LIMIT: u32 = 10;
 
-fn params(names: &[&str], targets: &[&str], limit: u32) -> ClaimParams {
+pub(super) fn params(names: &[&str], targets: &[&str], limit: u32) -> ClaimParams {
     ClaimParams {
         worker: WorkerId::new(),
         token: LeaseToken::new(),
@@ -37,7 +37,7 @@ fn params(names: &[&str], targets: &[&str], limit: u32) -> ClaimParams {
 /// Inserts `n` pending rows of `name` for `target`, due long ago (older than every pushed
 /// row, so a claim walking all pending rows in due order meets them first), in one
 /// statement.
-async fn insert_pending(h: &Harness<SeaBackend>, name: &str, target: &str, n: u32) {
+pub(super) async fn insert_pending(h: &Harness<SeaBackend>, name: &str, target: &str, n: u32) {
     let id = match h.backend().kind() {
         BackendKind::Postgres => "gen_random_uuid()",
         BackendKind::MySql => "UNHEX(REPLACE(UUID(), '-', ''))",
@@ -59,7 +59,12 @@ async fn insert_pending(h: &Harness<SeaBackend>, name: &str, target: &str, n: u3
 }
 
 /// The ids a claim with `names` and `target` should take next: the `limit` oldest due.
-async fn oldest(store: &SeaStore, names: &[&str], target: &str, limit: u32) -> Vec<Uuid> {
+pub(super) async fn oldest(
+    store: &SeaStore,
+    names: &[&str],
+    target: &str,
+    limit: u32,
+) -> Vec<Uuid> {
     let db = store.connection();
     let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
     let sql = format!(
@@ -128,7 +133,7 @@ async fn rows_read(store: &SeaStore, kind: BackendKind, params: &ClaimParams) ->
 }
 
 /// Rows produced or filtered out by every node of a PostgreSQL plan reading `table`.
-fn rows_of(node: &serde_json::Value, table: &str) -> u64 {
+pub(super) fn rows_of(node: &serde_json::Value, table: &str) -> u64 {
     let own = if node["Relation Name"].as_str() == Some(table) {
         let n = |key: &str| node[key].as_f64().unwrap_or(0.0);
         let per_loop =
@@ -143,7 +148,7 @@ fn rows_of(node: &serde_json::Value, table: &str) -> u64 {
 }
 
 /// The session's `Handler_read%` counters, summed: every index and table row read.
-async fn handler_reads(store: &SeaStore) -> u64 {
+pub(super) async fn handler_reads(store: &SeaStore) -> u64 {
     let db = store.connection();
     let rows = db
         .query_all_raw(Statement::from_string(

@@ -7,6 +7,7 @@ pub mod claim_cost;
 pub mod connection;
 pub mod cron;
 pub mod delete_succeeded;
+pub mod finish_cost;
 pub mod health;
 pub mod inbox;
 pub mod keys;

@@ -3,11 +3,10 @@
 //! applications.
 
 use orch_core::store::{ClaimParams, ClaimedCommand, StoreError};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
+use sea_orm::DatabaseTransaction;
 
-use super::{WHAT, begin, claim_in, returning_statement};
+use super::{begin, claim_in, returning_statement};
 use crate::backend::Backend;
-use crate::error::db_error;
 use crate::store::SeaStore;
 
 impl SeaStore {
@@ -22,37 +21,12 @@ impl SeaStore {
     #[doc(hidden)]
     pub async fn explain_claim(&self, params: &ClaimParams) -> Result<Option<String>, StoreError> {
         let i = self.inner();
-        let prefix = match i.backend {
-            Backend::Postgres => "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ",
-            Backend::Sqlite => "EXPLAIN QUERY PLAN ",
-            Backend::MySql => return Ok(None),
-        };
+        if i.backend == Backend::MySql {
+            return Ok(None);
+        }
         let claim = returning_statement(i.backend, &i.tables, params).build();
-        let explain = Statement::from_sql_and_values(
-            claim.db_backend,
-            format!("{prefix}{}", claim.sql),
-            claim.values.map(|v| v.0).unwrap_or_default(),
-        );
         let txn = begin(&i.db, i.backend).await?;
-        let rows = txn
-            .query_all_raw(explain)
-            .await
-            .map_err(|e| db_error("explain a claim", e))?;
-        txn.rollback().await.map_err(|e| db_error(WHAT, e))?;
-        // PostgreSQL: one JSON document; SQLite: (id, parent, notused, detail) rows.
-        let column = usize::from(i.backend == Backend::Sqlite) * 3;
-        let lines = rows
-            .iter()
-            .map(|row| {
-                row.try_get_by_index::<String>(column)
-                    .or_else(|_| {
-                        row.try_get_by_index::<serde_json::Value>(column)
-                            .map(|v| v.to_string())
-                    })
-                    .map_err(|e| db_error("read a claim's plan", e))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(lines.join("\n")))
+        crate::commands::explain::plan(txn, i.backend, claim, "explain a claim").await
     }
 
     /// For tests, not applications: runs a claim exactly as the engine's does (same

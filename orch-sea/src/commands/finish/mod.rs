@@ -17,11 +17,12 @@ use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
 use crate::sql::SqlType;
-use crate::sql::{id_value, micros, uuid_col};
+use crate::sql::{id_value, micros, status_is, uuid_col};
 use crate::store::Inner;
 use crate::tables::Tables;
 
 mod delete;
+mod inspect;
 mod mysql;
 
 const WHAT: &str = "record finished attempts";
@@ -212,10 +213,12 @@ pub(crate) fn set_list(sql: &mut Sql, qualify: &str) {
         .push(&format!(" ELSE NULL END, {qualify}attempts = {qualify}attempts - v.v_refund, {qualify}last_error = CASE WHEN v.v_error IS NULL THEN {qualify}last_error ELSE v.v_error END, {qualify}lease_expires_at = NULL"));
 }
 
-/// The fence: still running under the same lease (and expired, for the reaper).
+/// The fence: still running under the same lease (and expired, for the reaper). The rows
+/// are found by primary key; the status check serves no index (see [`status_is`]).
 fn fence(sql: &mut Sql, t: &str) {
+    let running = status_is(&format!("{t}.status"), "running");
     sql.push(&format!(
-        " AND {t}.lease_token = v.v_token AND {t}.status = 'running' AND (v.v_expired_only = 0 OR (v.v_expired_only = 1 AND {t}.lease_expires_at < "
+        " AND {t}.lease_token = v.v_token AND {running} AND (v.v_expired_only = 0 OR (v.v_expired_only = 1 AND {t}.lease_expires_at < "
     ))
     .now()
     .push(&format!(") OR (v.v_expired_only = 2 AND {t}.lease_expires_at >= "))
@@ -362,6 +365,11 @@ async fn update_returning<C: ConnectionTrait>(
     rows: &[Row],
     delete: bool,
 ) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
+    attempts_returned(conn, returning_statement(backend, tables, rows, delete)).await
+}
+
+/// The statement [`update_returning`] runs.
+fn returning_statement(backend: Backend, tables: &Tables, rows: &[Row], delete: bool) -> Sql {
     let t = &tables.commands;
     let mut sql = Sql::new(backend);
     #[cfg(feature = "postgres")]
@@ -395,7 +403,7 @@ async fn update_returning<C: ConnectionTrait>(
         fence(&mut sql, t);
         sql.push(" RETURNING id, lease_token");
     }
-    attempts_returned(conn, sql).await
+    sql
 }
 
 /// Runs `sql`, whose rows are `(id, lease_token)` pairs, and collects them.
