@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction};
 use crate::backend::Backend;
 use crate::error::{corrupt, db_error};
 use crate::sql::Sql;
-use crate::sql::{col, id_value, status_is};
+use crate::sql::{col, id_value};
 use crate::tables::Tables;
 
 const WHAT: &str = "cancel a command";
@@ -84,7 +84,7 @@ pub(crate) async fn cancel_unstarted(
         .push(" WHERE id = ")
         .bind(id_value(params.id))
         .push(" AND ")
-        .push(&status_is("status", "pending"))
+        .status_is("status", "pending")
         .push(" AND attempts = 0");
     let done = txn
         .execute_raw(sql.build())

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
-use crate::sql::{col, id_value, micros, status_is, uuid_col};
+use crate::sql::{col, id_value, micros, uuid_col};
 use crate::tables::Tables;
 
 const WHAT: &str = "renew leases";
@@ -38,7 +38,7 @@ pub(crate) async fn renew<C: ConnectionTrait>(
             .push(" AND lease_token = ")
             .bind(lease.lease.as_uuid())
             .push(" AND ")
-            .push(&status_is("status", "running"));
+            .status_is("status", "running");
         conn.execute_raw(sql.build())
             .await
             .map_err(|e| db_error(WHAT, e))?;
@@ -49,7 +49,7 @@ pub(crate) async fn renew<C: ConnectionTrait>(
         sql.push("SELECT id, lease_token FROM ")
             .push(t)
             .push(" WHERE ")
-            .push(&status_is("status", "running"))
+            .status_is("status", "running")
             .push(" AND id IN ")
             .bind_list(chunk.iter().map(|l| id_value(l.id)));
         let rows = conn

@@ -102,10 +102,10 @@ impl OutboxStore<dyn AnyConnection> for SeaStore {
 
 /// The fence every settle checks: the message is claimed by `owner` and its claim has
 /// not expired by the database's clock. Settles find their messages by id; the status
-/// check serves no index (see [`crate::sql::status_is`]).
+/// check serves no index (see [`crate::sql::Sql::status_is`]).
 fn fenced(sql: &mut crate::sql::Sql, owner: OwnerToken) {
     sql.push(" AND ")
-        .push(&crate::sql::status_is("status", "processing"))
+        .status_is("status", "processing")
         .push(" AND owner = ")
         .bind(owner.as_uuid())
         .push(" AND locked_until > ")

@@ -17,7 +17,7 @@ use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;
 use crate::sql::SqlType;
-use crate::sql::{id_value, micros, status_is, uuid_col};
+use crate::sql::{id_value, micros, uuid_col};
 use crate::store::Inner;
 use crate::tables::Tables;
 
@@ -214,16 +214,19 @@ pub(crate) fn set_list(sql: &mut Sql, qualify: &str) {
 }
 
 /// The fence: still running under the same lease (and expired, for the reaper). The rows
-/// are found by primary key; the status check serves no index (see [`status_is`]).
+/// are found by primary key; the status check serves no index (see [`Sql::status_is`]).
 fn fence(sql: &mut Sql, t: &str) {
-    let running = status_is(&format!("{t}.status"), "running");
-    sql.push(&format!(
-        " AND {t}.lease_token = v.v_token AND {running} AND (v.v_expired_only = 0 OR (v.v_expired_only = 1 AND {t}.lease_expires_at < "
-    ))
-    .now()
-    .push(&format!(") OR (v.v_expired_only = 2 AND {t}.lease_expires_at >= "))
-    .now()
-    .push("))");
+    sql.push(&format!(" AND {t}.lease_token = v.v_token AND "))
+        .status_is(&format!("{t}.status"), "running")
+        .push(&format!(
+            " AND (v.v_expired_only = 0 OR (v.v_expired_only = 1 AND {t}.lease_expires_at < "
+        ))
+        .now()
+        .push(&format!(
+            ") OR (v.v_expired_only = 2 AND {t}.lease_expires_at >= "
+        ))
+        .now()
+        .push("))");
 }
 
 /// Binds one row's values, comma-separated; with `alias`, each is named after its
