@@ -114,7 +114,14 @@ pub(crate) async fn run(backends: &[BackendKind], plan: Plan) -> Result<Vec<Flee
 pub(crate) async fn one_backend(kind: BackendKind, plan: Plan) -> Result<Fleet, BoxError> {
     let name = crate::name(kind);
     let (mut one_runs, mut all_runs, mut splits) = (Vec::new(), Vec::new(), Vec::new());
-    for processes in [1, plan.processes, plan.processes, 1] {
+    // (processes, whether the drain is the N-process side): by position, so that
+    // `--processes 1` compares one process with itself rather than leaving a side empty.
+    for (processes, together) in [
+        (1, false),
+        (plan.processes, true),
+        (plan.processes, true),
+        (1, false),
+    ] {
         eprintln!(
             "[{name}] drain of {} by {processes} process(es)",
             plan.commands
@@ -124,11 +131,11 @@ pub(crate) async fn one_backend(kind: BackendKind, plan: Plan) -> Result<Fleet, 
             |url| async move { drain_by(&url, processes, plan).await },
         )
         .await?;
-        if processes == 1 {
-            one_runs.push(per_s);
-        } else {
+        if together {
             all_runs.push(per_s);
             splits.push(split);
+        } else {
+            one_runs.push(per_s);
         }
     }
     Ok(Fleet {
