@@ -1,6 +1,5 @@
 //! A hook for tests and tools that look inside a finish: its plan. Not for applications.
 
-use orch_core::CommandStatus;
 use orch_core::store::{Finish, StoreError};
 
 use super::{Fence, Row, returning_statement};
@@ -24,9 +23,7 @@ impl SeaStore {
             return Ok(None);
         }
         let rows: Vec<Row> = batch.iter().map(|f| Row::of(f, Fence::Lease)).collect();
-        let delete = i.backend == Backend::Postgres
-            && i.config.delete_succeeded
-            && rows.iter().any(|r| r.status == CommandStatus::Succeeded);
+        let delete = i.backend == Backend::Postgres && super::deletes(i, &rows);
         let statement = returning_statement(i.backend, &i.tables, &rows, delete).build();
         let txn = crate::sql::begin_write(&i.db, "explain a finish").await?;
         crate::commands::explain::plan(txn, i.backend, statement, "explain a finish").await

@@ -126,8 +126,7 @@ pub(crate) async fn finish(
     }
     let (db, backend, tables) = (&store.db, store.backend, &store.tables);
     let rows: Vec<Row> = batch.iter().map(|f| Row::of(f, fence)).collect();
-    let delete =
-        store.config.delete_succeeded && rows.iter().any(|r| r.status == CommandStatus::Succeeded);
+    let delete = deletes(store, &rows);
     let needs_more = batch
         .iter()
         .any(|f| !f.follow_ups.is_empty() || failure_of(f).is_some());
@@ -185,6 +184,12 @@ pub(crate) async fn finish(
     }
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(done)
+}
+
+/// Whether recording `rows` deletes the ones that succeeded: `delete_succeeded` is on and
+/// at least one did.
+fn deletes(store: &Inner, rows: &[Row]) -> bool {
+    store.config.delete_succeeded && rows.iter().any(|r| r.status == CommandStatus::Succeeded)
 }
 
 fn failure_of(finish: &Finish) -> Option<&orch_core::Failure> {
