@@ -27,6 +27,11 @@ pub(crate) struct Args {
     /// instead of keeping it. `--peers` measures PostgreSQL both ways whatever this says.
     #[arg(long)]
     pub(crate) delete_succeeded: bool,
+    /// The engines of `--processes` take turns at claiming on PostgreSQL
+    /// (`SeaStoreConfig::serialize_claims`). `--peers` measures its PostgreSQL scale-out
+    /// with turns whatever this says.
+    #[arg(long)]
+    pub(crate) serialize_claims: bool,
     /// Commands pushed one by one, and by the producers.
     #[arg(long, default_value_t = 5_000)]
     pub(crate) push: u64,

@@ -83,6 +83,8 @@ pub(crate) struct Plan {
     pub(crate) claim: u32,
     /// Processes draining together.
     pub(crate) processes: usize,
+    /// Whether claims take turns (`SeaStoreConfig::serialize_claims`, PostgreSQL only).
+    pub(crate) serialize_claims: bool,
 }
 
 impl Plan {
@@ -93,6 +95,7 @@ impl Plan {
             workers: args.workers,
             claim: args.claim,
             processes: args.processes,
+            serialize_claims: args.serialize_claims,
         }
     }
 }
@@ -225,6 +228,7 @@ fn spawn_worker(url: &str, plan: Plan) -> Result<Worker, BoxError> {
         .arg(plan.workers.to_string())
         .arg("--claim")
         .arg(plan.claim.to_string())
+        .args(plan.serialize_claims.then_some("--serialize-claims"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -275,7 +279,11 @@ pub(crate) async fn worker(url: &str, args: &Args) -> Result<(), BoxError> {
     // Ten connections each (plus the claims pool's four): four processes stay well inside
     // a server's default connection limit (PostgreSQL's is 100).
     let engine = builder(url)
-        .store_config(orch::SeaStoreConfig::default().with_max_connections(Some(POOL)))
+        .store_config(
+            orch::SeaStoreConfig::default()
+                .with_max_connections(Some(POOL))
+                .with_serialize_claims(args.serialize_claims),
+        )
         .handler::<Noop, _>(Counting(ran.clone()))
         .concurrency(args.workers)
         .max_claim(args.claim)

@@ -235,8 +235,7 @@ pub(crate) fn print_peers(r: &PeersReport) {
             side(&t.orch_label, t.orch),
             side(&t.reference_label, t.reference),
             t.ratio.map_or_else(String::new, |x| ratio(x, t.bar)),
-            t.bar
-                .map_or_else(String::new, |b| format!("≥ {}", ratio(b, t.bar))),
+            t.bar.map_or_else(String::new, |b| format!("≥ {}", bar(b))),
             cell(&t.result)
         );
     }
@@ -255,12 +254,22 @@ fn cell(text: &str) -> String {
     text.replace('|', "/").replace('\n', " ")
 }
 
-/// A ratio as the issue writes its bar: a percentage below 1×, a multiple from 1×.
+/// A ratio as the issue writes its bar: a percentage below 1× (to a tenth, so a figure
+/// just short of its bar does not print as the bar), a multiple from 1×.
 fn ratio(x: f64, bar: Option<f64>) -> String {
     if bar.is_some_and(|b| b < 1.0) {
-        format!("{:.0} %", x * 100.0)
+        format!("{:.1} %", x * 100.0)
     } else {
         format!("{x:.2}×")
+    }
+}
+
+/// A bar as the issue writes it: a whole percentage below 1×, a multiple from 1×.
+fn bar(b: f64) -> String {
+    if b < 1.0 {
+        format!("{:.0} %", b * 100.0)
+    } else {
+        format!("{b:.2}×")
     }
 }
 

@@ -141,6 +141,7 @@ macro_rules! sea_suite {
             finish_cost::finishes_read_their_rows_alone_once_analyzed,
             delete_succeeded::succeeded_commands_are_deleted,
             delete_succeeded::deleting_keeps_the_fences,
+            serialized_claims::engines_taking_turns_run_each_command_once,
         );
     };
 }
@@ -155,6 +156,7 @@ macro_rules! server_suite {
             locks::lock_dies_with_its_connection,
             health::health_when_the_database_is_gone,
             partition::partitioned_engine_fences_itself,
+            serialized_claims::a_claimer_cut_off_in_its_turn_stalls_the_others_briefly,
             timeouts::statements_and_lock_waits_are_bounded,
             claim_cost::open_claim_blocks_no_push_nor_other_target,
         );

@@ -17,6 +17,7 @@ pub mod packet;
 pub mod partition;
 pub mod refusals;
 pub mod schema;
+pub mod serialized_claims;
 pub mod timeouts;
 pub mod transactions;
 pub mod unreadable;

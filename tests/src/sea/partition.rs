@@ -12,7 +12,7 @@ use crate::wait::wait_until;
 use crate::{BackendKind, Harness};
 
 /// The URL with its port replaced by `port` (the server on 127.0.0.1).
-fn via(url: &str, kind: BackendKind, port: u16) -> String {
+pub(super) fn via(url: &str, kind: BackendKind, port: u16) -> String {
     let default = if kind == BackendKind::Postgres {
         ":5432/"
     } else {

@@ -3,7 +3,9 @@
 //! engine here serves cost a claim nothing. Per backend:
 //! - PostgreSQL: one statement. A materialized CTE walks the pairs' index ranges through a
 //!   `Merge Append` and locks each row it reaches (`FOR UPDATE SKIP LOCKED`, by `ctid`) until
-//!   it holds `limit`, then `UPDATE … RETURNING` stamps them.
+//!   it holds `limit`, then `UPDATE … RETURNING` stamps them. With
+//!   `SeaStoreConfig::serialize_claims`, claims take turns: the statement runs in a
+//!   transaction after an advisory lock (see [`serialized_claim`]).
 //! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks): one statement
 //!   picks the rows with a plain read of the served pairs' index ranges and locks, by
 //!   primary key, those still free (and only those), then a fenced `UPDATE` stamps them
@@ -46,6 +48,10 @@ pub(crate) async fn claim(
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
     let (db, backend, tables) = (&store.db, store.backend, &store.tables);
     let result = match store.claims_pool().await {
+        // Claims take turns: a transaction whose first statement waits for the turn.
+        claims if backend == Backend::Postgres && store.config.serialize_claims => {
+            serialized_claim(claims.unwrap_or(db), tables, params).await
+        }
         // One autocommitted statement on a connection already set up for claims.
         Some(claims) if backend == Backend::Postgres => {
             claim_in(claims, backend, tables, params).await
@@ -77,6 +83,50 @@ pub(crate) async fn claim(
         }
     }
     result.map(|decoded| decoded.commands)
+}
+
+/// A PostgreSQL claim in its turn (`SeaStoreConfig::serialize_claims`): the turn is a
+/// transaction-scoped advisory lock keyed on the commands table, taken in a statement of
+/// its own so the claim's snapshot, taken after it, sees what the claim before committed.
+async fn serialized_claim(
+    db: &DatabaseConnection,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Decoded, StoreError> {
+    let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
+    // One round trip for the settings and the turn. The claims pool's planner settings
+    // again, for a store without that pool; a transaction left idle (its client cut off
+    // while holding the turn) is ended by the server, so the others' turns come again.
+    let mut statements: Vec<String> = crate::connect::CLAIM_PLANNER_SETTINGS
+        .iter()
+        .map(|(name, value)| format!("SET LOCAL {name} = {value}"))
+        .collect();
+    statements.push(format!(
+        "SET LOCAL idle_in_transaction_session_timeout = '{}ms'",
+        TURN_IDLE_LIMIT.as_millis()
+    ));
+    statements.push(format!(
+        "SELECT pg_advisory_xact_lock({})",
+        turn_key(&tables.commands)
+    ));
+    txn.execute_unprepared(&statements.join("; "))
+        .await
+        .map_err(|e| db_error(WHAT, e))?;
+    commit_claim(txn, Backend::Postgres, tables, params).await
+}
+
+/// How long a serialized claim's transaction may sit idle before the server ends it.
+const TURN_IDLE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The advisory lock key of claims on `table`: a hash of its name (FNV-1a, 64 bits), the
+/// same in every process, distinct per table prefix.
+fn turn_key(table: &str) -> i64 {
+    let hash = format!("orch claims {table}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// Puts back every row still running under this claim's token, refunding the attempt.
@@ -296,4 +346,19 @@ pub(super) fn read_claimed(
         timeout: Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0)),
         lease,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_turn_key_is_fixed_per_table_and_differs_between_tables() {
+        assert_eq!(
+            super::turn_key("orch_commands"),
+            super::turn_key("orch_commands")
+        );
+        assert_ne!(
+            super::turn_key("orch_commands"),
+            super::turn_key("other_commands")
+        );
+    }
 }

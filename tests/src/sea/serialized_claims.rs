@@ -1,0 +1,186 @@
+//! `SeaStoreConfig::serialize_claims`: engines whose claims take turns still run every
+//! command exactly once, and one cut off in its turn holds the others up only briefly.
+
+use std::time::Duration;
+
+use orch::prelude::*;
+use orch::{Orch, SeaStoreConfig};
+use tokio_util::sync::CancellationToken;
+
+use super::SeaBackend;
+use crate::commands::{EchoCommand, EchoHandler};
+use crate::conformance::{SOON, ledger};
+use crate::proxy::Proxy;
+use crate::wait::wait_until;
+use crate::{BackendKind, Harness};
+
+const COMMANDS: u64 = 3_000;
+
+/// Three engines taking turns at claiming drain 3,000 commands: every one succeeds and
+/// runs exactly once, and each engine claims a share (turns are handed to waiters, not
+/// kept by one engine). SQLite and MySQL/MariaDB ignore the setting and drain as usual.
+pub async fn engines_taking_turns_run_each_command_once(h: &Harness<SeaBackend>) {
+    let ledger = ledger();
+    let mut engines = Vec::new();
+    for _ in 0..3 {
+        let orch = h
+            .backend()
+            .orch_builder()
+            .store_config(SeaStoreConfig::default().with_serialize_claims(true))
+            .state(ledger.clone())
+            .handler::<EchoCommand, _>(EchoHandler)
+            .concurrency(32)
+            .max_claim(50)
+            .build()
+            .await
+            .expect("build");
+        engines.push(orch);
+    }
+    let pusher = h.client().await;
+    for chunk in (0..COMMANDS).collect::<Vec<_>>().chunks(1000) {
+        pusher
+            .push_many(chunk.iter().map(|&n| EchoCommand { n }))
+            .await
+            .expect("push");
+    }
+    let stop = CancellationToken::new();
+    let running: Vec<_> = engines.iter().map(|orch| start(orch, &stop)).collect();
+    wait_until(
+        Duration::from_secs(120),
+        "3,000 commands to succeed",
+        || async { (h.count(CommandStatus::Succeeded).await == COMMANDS as i64).then_some(()) },
+    )
+    .await;
+    stop.cancel();
+    for run in running {
+        run.await.expect("join").expect("engine");
+    }
+    let runs = ledger.all_runs();
+    assert_eq!(runs.len(), COMMANDS as usize, "none lost");
+    let twice: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
+    assert!(twice.is_empty(), "ran more than once: {twice:?}");
+    assert_eq!(h.count(CommandStatus::Pending).await, 0);
+    assert_eq!(h.count(CommandStatus::Running).await, 0);
+    // A command that arrives later is still claimed at once by an engine taking turns.
+    let orch = &engines[0];
+    let stop = CancellationToken::new();
+    let run = start(orch, &stop);
+    let id = pusher
+        .push(EchoCommand { n: COMMANDS })
+        .await
+        .expect("push");
+    wait_until(SOON, "a late command to succeed", || async {
+        let record = orch.get(id).await.expect("get")?;
+        (record.status == CommandStatus::Succeeded).then_some(())
+    })
+    .await;
+    stop.cancel();
+    run.await.expect("join").expect("engine");
+}
+
+/// Server sessions idle for 250 ms or more inside a transaction that holds an advisory lock.
+async fn stuck_turns(h: &Harness<SeaBackend>) -> Vec<Vec<Option<String>>> {
+    h.backend()
+        .query_text(
+            "SELECT a.pid::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND a.state = 'idle in transaction' \
+             AND a.datname = current_database() \
+             AND a.state_change < now() - interval '250 milliseconds'",
+            vec![],
+        )
+        .await
+}
+
+/// Runs `orch`'s engine in a task until `stop` fires.
+fn start(orch: &Orch, stop: &CancellationToken) -> tokio::task::JoinHandle<orch::Result<()>> {
+    let (orch, stop) = (orch.clone(), stop.clone());
+    tokio::spawn(async move { orch.run(stop).await })
+}
+
+/// PostgreSQL: an engine cut off from the database (a TCP proxy that stops forwarding but
+/// keeps its connections open) while it claims in turns holds up the other engines' claims
+/// only until the server ends its quiet transaction (5 s), not until its connection is
+/// found dead nor for every `lock_timeout`. The cut comes while the engine claims small
+/// batches back to back, so it most likely holds or awaits the turn.
+pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness<SeaBackend>) {
+    let kind = h.backend().kind();
+    if kind != BackendKind::Postgres {
+        return; // Only PostgreSQL takes turns.
+    }
+    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
+    let ledger = ledger();
+    let turns = || SeaStoreConfig::default().with_serialize_claims(true);
+    let cut_off = Orch::builder()
+        .database(super::partition::via(h.backend().url(), kind, proxy.port()))
+        .without_link_time_handlers()
+        .store_config(turns())
+        .state(ledger.clone())
+        .handler::<EchoCommand, _>(EchoHandler)
+        .concurrency(64)
+        .max_claim(8)
+        .configure(|c| c.shutdown_grace = Duration::from_millis(100))
+        .build()
+        .await
+        .expect("build the engine behind the proxy");
+    let pusher = h.client().await;
+    for chunk in (0..20_000).collect::<Vec<_>>().chunks(2000) {
+        pusher
+            .push_many(chunk.iter().map(|&n| EchoCommand { n }))
+            .await
+            .expect("push");
+    }
+    let stop_cut_off = CancellationToken::new();
+    let cut_off_run = start(&cut_off, &stop_cut_off);
+    wait_until(
+        SOON,
+        "the engine behind the proxy to be claiming",
+        || async { (ledger.all_runs().len() >= 500).then_some(()) },
+    )
+    .await;
+    // Cut until the cut catches it holding the turn: its transaction then sits idle on
+    // the server, the advisory lock granted.
+    let mut caught = false;
+    for _ in 0..50 {
+        proxy.cut();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if !stuck_turns(h).await.is_empty() {
+            caught = true;
+            break;
+        }
+        proxy.restore();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(caught, "no cut of 50 caught the engine holding its turn");
+    let cut_at = std::time::Instant::now();
+    let before = h.count(CommandStatus::Succeeded).await;
+    let survivor = h
+        .backend()
+        .orch_builder()
+        .store_config(turns())
+        .state(ledger.clone())
+        .handler::<EchoCommand, _>(EchoHandler)
+        .build()
+        .await
+        .expect("build the survivor");
+    let stop = CancellationToken::new();
+    let survivor_run = start(&survivor, &stop);
+    wait_until(
+        Duration::from_secs(20),
+        "the other engine to claim within 20 s of the cut (lock_timeout is 30 s)",
+        || async { (h.count(CommandStatus::Succeeded).await >= before + 1000).then_some(()) },
+    )
+    .await;
+    eprintln!(
+        "the other engine ran 1,000 commands {:?} after the turn was seen stuck",
+        cut_at.elapsed()
+    );
+    assert!(
+        stuck_turns(h).await.is_empty(),
+        "the quiet transaction holding the turn was ended"
+    );
+    stop.cancel();
+    survivor_run.await.expect("join").expect("survivor");
+    stop_cut_off.cancel();
+    proxy.restore();
+    let _ = tokio::time::timeout(Duration::from_secs(30), cut_off_run).await;
+}
