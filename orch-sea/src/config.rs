@@ -96,7 +96,7 @@ pub struct SeaStoreConfig {
     /// advisory lock keyed on the commands table, so the claim reads the table after the
     /// claim before it committed and never passes over rows another claim is taking.
     /// Worth it for several engine processes on one database: on a 2-core machine, four
-    /// processes together drained 0.92–0.93× of what one drains alone with it, and
+    /// processes together drained 0.91–1.01× of what one drains alone with it, and
     /// 0.70–0.77× without (`BENCHMARKS.md`). It costs each claim three more round trips
     /// (`BEGIN`, the lock, `COMMIT`): about a tenth of a single engine's drain at 100
     /// workers, nothing measurable at 1,000. A claim's transaction that goes quiet (its
