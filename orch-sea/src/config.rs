@@ -97,7 +97,7 @@ pub struct SeaStoreConfig {
     /// claim before it committed and never passes over rows another claim is taking.
     /// Worth it for several engine processes on one database: on a 2-core machine, four
     /// processes together drained 0.91–1.01× of what one drains alone with it, and
-    /// 0.70–0.77× without (`BENCHMARKS.md`). It costs each claim three more round trips
+    /// 0.70–0.87× without (`BENCHMARKS.md`). It costs each claim three more round trips
     /// (`BEGIN`, the lock, `COMMIT`): about a tenth of a single engine's drain at 100
     /// workers, nothing measurable at 1,000. A claim's transaction that goes quiet (its
     /// client cut off) is ended by the server after 5 s, releasing the turn. Defaults to

@@ -41,8 +41,18 @@ pub async fn two_engines_ten_thousand_commands_exactly_once<B: SuiteBackend>(h: 
     .await;
     ra.stop().await;
     rb.stop().await;
+    each_ran_once(h, &ledger, COMMANDS).await;
+}
+
+/// Asserts that `commands` commands ran, each exactly once by `ledger`, and that none is
+/// left pending or running.
+pub async fn each_ran_once<B: SuiteBackend>(
+    h: &Harness<B>,
+    ledger: &crate::commands::Ledger,
+    commands: u64,
+) {
     let runs = ledger.all_runs();
-    assert_eq!(runs.len(), COMMANDS as usize, "none lost");
+    assert_eq!(runs.len(), commands as usize, "none lost");
     let twice: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
     assert!(twice.is_empty(), "ran more than once: {twice:?}");
     assert_eq!(h.count(CommandStatus::Pending).await, 0);

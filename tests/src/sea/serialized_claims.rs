@@ -55,12 +55,7 @@ pub async fn engines_taking_turns_run_each_command_once(h: &Harness<SeaBackend>)
     for run in running {
         run.await.expect("join").expect("engine");
     }
-    let runs = ledger.all_runs();
-    assert_eq!(runs.len(), COMMANDS as usize, "none lost");
-    let twice: Vec<_> = runs.iter().filter(|(_, n)| **n != 1).collect();
-    assert!(twice.is_empty(), "ran more than once: {twice:?}");
-    assert_eq!(h.count(CommandStatus::Pending).await, 0);
-    assert_eq!(h.count(CommandStatus::Running).await, 0);
+    crate::conformance::concurrency::each_ran_once(h, &ledger, COMMANDS).await;
     // A command that arrives later is still claimed at once by an engine taking turns.
     let orch = &engines[0];
     let stop = CancellationToken::new();
