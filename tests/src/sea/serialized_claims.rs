@@ -17,8 +17,8 @@ use crate::{BackendKind, Harness};
 const COMMANDS: u64 = 3_000;
 
 /// Three engines taking turns at claiming drain 3,000 commands: every one succeeds and
-/// runs exactly once, and each engine claims a share (turns are handed to waiters, not
-/// kept by one engine). SQLite and MySQL/MariaDB ignore the setting and drain as usual.
+/// runs exactly once, and a command pushed afterwards still starts at once. SQLite and
+/// MySQL/MariaDB ignore the setting and drain as usual.
 pub async fn engines_taking_turns_run_each_command_once(h: &Harness<SeaBackend>) {
     let ledger = ledger();
     let mut engines = Vec::new();

@@ -97,10 +97,7 @@ async fn serialized_claim(
     // One round trip for the settings and the turn. The claims pool's planner settings
     // again, for a store without that pool; a transaction left idle (its client cut off
     // while holding the turn) is ended by the server, so the others' turns come again.
-    let mut statements: Vec<String> = crate::connect::CLAIM_PLANNER_SETTINGS
-        .iter()
-        .map(|(name, value)| format!("SET LOCAL {name} = {value}"))
-        .collect();
+    let mut statements = planner_settings();
     statements.push(format!(
         "SET LOCAL idle_in_transaction_session_timeout = '{}ms'",
         TURN_IDLE_LIMIT.as_millis()
@@ -179,11 +176,7 @@ async fn begin(
         Backend::Postgres => {
             // The claims pool's planner settings, for this transaction only.
             let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
-            let settings: Vec<String> = crate::connect::CLAIM_PLANNER_SETTINGS
-                .iter()
-                .map(|(name, value)| format!("SET LOCAL {name} = {value}"))
-                .collect();
-            txn.execute_unprepared(&settings.join("; "))
+            txn.execute_unprepared(&planner_settings().join("; "))
                 .await
                 .map_err(|e| db_error(WHAT, e))?;
             Ok(txn)
@@ -196,6 +189,15 @@ async fn begin(
             .await
             .map_err(|e| db_error(WHAT, e)),
     }
+}
+
+/// The claims pool's planner settings as `SET LOCAL` statements, for a claim's transaction
+/// on another connection.
+fn planner_settings() -> Vec<String> {
+    crate::connect::CLAIM_PLANNER_SETTINGS
+        .iter()
+        .map(|(name, value)| format!("SET LOCAL {name} = {value}"))
+        .collect()
 }
 
 /// Claims through `txn`: a transaction from [`begin`], or on PostgreSQL a connection of the
