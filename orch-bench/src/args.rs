@@ -27,8 +27,8 @@ pub(crate) struct Args {
     /// instead of keeping it. `--peers` measures PostgreSQL both ways whatever this says.
     #[arg(long)]
     pub(crate) delete_succeeded: bool,
-    /// The engines of `--processes` take turns at claiming on PostgreSQL
-    /// (`SeaStoreConfig::serialize_claims`). `--peers` measures its PostgreSQL scale-out
+    /// The engines of `--processes` take turns at claiming on PostgreSQL and MySQL/MariaDB
+    /// (`SeaStoreConfig::serialize_claims`). `--peers` measures its scale-out
     /// with turns whatever this says.
     #[arg(long)]
     pub(crate) serialize_claims: bool,

@@ -83,7 +83,7 @@ pub(crate) struct Plan {
     pub(crate) claim: u32,
     /// Processes draining together.
     pub(crate) processes: usize,
-    /// Whether claims take turns (`SeaStoreConfig::serialize_claims`, PostgreSQL only).
+    /// Whether claims take turns (`SeaStoreConfig::serialize_claims`; SQLite ignores it).
     pub(crate) serialize_claims: bool,
 }
 

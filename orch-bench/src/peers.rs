@@ -266,8 +266,8 @@ async fn orch_side(args: &Args) -> OrchFigures {
             workers: MANY_WORKERS,
             claim: WIDE_CLAIM,
             processes: SCALE_OUT_PROCESSES,
-            // Several processes on one PostgreSQL are what claims taking turns is for.
-            serialize_claims: kind == BackendKind::Postgres,
+            // Several processes on one server are what claims taking turns is for.
+            serialize_claims: true,
         };
         let backend = crate::name(kind);
         let (fleet, error) = match crate::fleet::one_backend(kind, plan).await {

@@ -91,17 +91,27 @@ pub struct SeaStoreConfig {
     /// Fencing is unchanged: only the attempt that holds the lease deletes the row. A
     /// finish whose lease was lost deletes nothing.
     pub delete_succeeded: bool,
-    /// PostgreSQL only: whether claims of every engine on this database take turns. Each
-    /// claim then runs in a short transaction that first takes a transaction-scoped
-    /// advisory lock keyed on the commands table, so the claim reads the table after the
-    /// claim before it committed and never passes over rows another claim is taking.
-    /// Worth it for several engine processes on one database: on a 2-core machine, four
-    /// processes together drained 0.91–1.01× of what one drains alone with it, and
-    /// 0.70–0.87× without (`BENCHMARKS.md`). It costs each claim three more round trips
-    /// (`BEGIN`, the lock, `COMMIT`): about a tenth of a single engine's drain at 100
-    /// workers, nothing measurable at 1,000. A claim's transaction that goes quiet (its
-    /// client cut off) is ended by the server after 5 s, releasing the turn. Defaults to
-    /// false; SQLite (one writer at a time anyway) and MySQL/MariaDB ignore it.
+    /// Whether claims of every engine on this database take turns (PostgreSQL and
+    /// MySQL/MariaDB). Each claim then runs in a short transaction whose first statement
+    /// waits for the turn, so the claim reads the table after the claim before it
+    /// committed and never passes over rows another claim is taking. The turn is a
+    /// transaction-scoped lock: on PostgreSQL an advisory lock keyed on the commands
+    /// table, on MySQL/MariaDB the row `orch.commands.claim` of the locks table.
+    ///
+    /// Worth it for several engine processes on one database. On a 2-core machine four
+    /// PostgreSQL processes together drained 0.91–1.01× of what one drains alone with it,
+    /// and 0.70–0.87× without; four MariaDB processes 0.84–0.95× with it (each an exact
+    /// quarter) and 0.77–0.91× without (shares as uneven as 2 % and 77 %; `BENCHMARKS.md`).
+    /// On PostgreSQL it costs each claim three more round trips (`BEGIN`, the lock,
+    /// `COMMIT`): about a tenth of a single engine's drain at 100 workers, nothing
+    /// measurable at 1,000; on MySQL/MariaDB, whose claims are transactions anyway, one.
+    ///
+    /// A claim's transaction that goes quiet (its client cut off) is ended by the server
+    /// after 5 s, releasing the turn: PostgreSQL's `idle_in_transaction_session_timeout`,
+    /// MariaDB's `idle_transaction_timeout` (set on the claims pool's sessions). MySQL has
+    /// no such setting: there a cut-off holder keeps the turn until the server drops its
+    /// connection (`wait_timeout`), and the others' claims fail at `lock_timeout` meanwhile.
+    /// Defaults to false; SQLite (one writer at a time anyway) ignores it.
     pub serialize_claims: bool,
 }
 
@@ -197,8 +207,8 @@ impl SeaStoreConfig {
         self
     }
 
-    /// With `serialize_claims` set: whether claims of every engine on this PostgreSQL
-    /// database take turns (for several engine processes on one database).
+    /// With `serialize_claims` set: whether claims of every engine on this PostgreSQL or
+    /// MySQL/MariaDB database take turns (for several engine processes on one database).
     ///
     /// # Example
     /// ```

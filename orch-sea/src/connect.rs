@@ -140,6 +140,18 @@ pub(crate) async fn open(
                 "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_owned(),
                 true,
             ));
+            if config.serialize_claims {
+                // A claim cut off while holding the turn must not hold up the others'
+                // turns for long: MariaDB ends a transaction idle this long (MySQL has no
+                // such setting and refuses it; there its session's end frees the turn).
+                statements.push((
+                    format!(
+                        "SET SESSION idle_transaction_timeout = {}",
+                        crate::commands::claim::TURN_IDLE_LIMIT.as_secs()
+                    ),
+                    false,
+                ));
+            }
         }
         options.map_sqlx_mysql_pool_opts(move |pool| {
             let statements = statements.clone();

@@ -40,6 +40,7 @@ mod schema;
 mod sql;
 mod store;
 mod tables;
+mod turn;
 mod watch;
 
 pub use backend::Backend;

@@ -315,12 +315,8 @@ impl Figures<'_> {
             .and_then(|s| s.fleet.as_ref())
             .map(|f| format!(" (commands per process: {})", f.split_text()))
             .unwrap_or_default();
-        // On PostgreSQL both sides' claims take turns (`serialize_claims`).
-        let turns = if backend == "postgres" {
-            ", claims taking turns"
-        } else {
-            ""
-        };
+        // Both sides' claims take turns (`serialize_claims`).
+        let turns = ", claims taking turns";
         compare(
             "5",
             &format!(

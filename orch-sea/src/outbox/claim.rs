@@ -17,7 +17,6 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, IsolationLevel, TransactionT
 use super::read::{COLUMNS, message};
 use crate::backend::Backend;
 use crate::error::db_error;
-use crate::schema::OUTBOX_CLAIM_LOCK;
 use crate::sql::{Sql, col, micros};
 use crate::store::SeaStore;
 
@@ -84,7 +83,7 @@ pub(super) async fn claim(
                     .await
                     .map_err(|e| db_error(WHAT, e))?;
             }
-            take_claim_lock(&txn, store).await?;
+            crate::turn::take(&txn, b, &i.tables, crate::turn::OUTBOX_CLAIMS, WHAT).await?;
             let claimed = if b == Backend::Postgres {
                 claim_postgres(&txn, store, owner, lease, batch).await?
             } else {
@@ -96,45 +95,6 @@ pub(super) async fn claim(
     };
     claimed.sort_by_key(|m| m.seq);
     Ok(claimed)
-}
-
-/// Locks the claim row for the rest of the transaction (inserting it first if someone
-/// deleted it).
-async fn take_claim_lock(txn: &DatabaseTransaction, store: &SeaStore) -> Result<(), StoreError> {
-    let i = store.inner();
-    for _ in 0..2 {
-        let mut sql = Sql::new(i.backend);
-        sql.push("SELECT token FROM ")
-            .push(&i.tables.locks)
-            .push(" WHERE name = ")
-            .bind(OUTBOX_CLAIM_LOCK)
-            .push(" FOR UPDATE");
-        if txn
-            .query_one_raw(sql.build())
-            .await
-            .map_err(|e| db_error(WHAT, e))?
-            .is_some()
-        {
-            return Ok(());
-        }
-        let mut sql = Sql::new(i.backend);
-        sql.push(if i.backend == Backend::MySql {
-            "INSERT IGNORE INTO "
-        } else {
-            "INSERT INTO "
-        })
-        .push(&i.tables.locks)
-        .push(" (name, token) VALUES (")
-        .bind(OUTBOX_CLAIM_LOCK)
-        .push(", 0)");
-        if i.backend == Backend::Postgres {
-            sql.push(" ON CONFLICT (name) DO NOTHING");
-        }
-        txn.execute_raw(sql.build())
-            .await
-            .map_err(|e| db_error(WHAT, e))?;
-    }
-    Ok(())
 }
 
 async fn claim_postgres(

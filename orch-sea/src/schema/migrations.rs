@@ -223,9 +223,6 @@ fn create_cron_jobs(b: Backend, t: &Tables) -> Migration {
     }
 }
 
-/// The `{prefix}locks` row outbox claims lock, one claim at a time.
-pub(crate) const OUTBOX_CLAIM_LOCK: &str = "orch.outbox.claim";
-
 /// Version 5: the outbox (messages to deliver, in `seq` order per key) and the inbox
 /// (messages received, one row per source and id).
 fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
@@ -273,8 +270,9 @@ fn create_outbox_and_inbox(b: Backend, t: &Tables) -> Migration {
         // The row claims take under a row lock, so claims run one at a time (see
         // `outbox/claim.rs`).
         format!(
-            "INSERT INTO {} (name, token) VALUES ('{OUTBOX_CLAIM_LOCK}', 0)",
-            t.locks
+            "INSERT INTO {} (name, token) VALUES ('{}', 0)",
+            t.locks,
+            crate::turn::OUTBOX_CLAIMS
         ),
         format!(
             "CREATE UNIQUE INDEX {} ON {outbox} (id)",

@@ -10,8 +10,6 @@ use tracing::info;
 
 mod migrations;
 
-pub(crate) use migrations::OUTBOX_CLAIM_LOCK;
-
 use crate::backend::Backend;
 use crate::error::db_error;
 use crate::sql::Sql;

@@ -110,8 +110,8 @@ impl SeaBackend {
             .await
     }
 
-    /// Runs `template` on the test's database: `{commands}`, `{errors}`, `{outbox}` and
-    /// `{inbox}` name the tables, `{p1}`, `{p2}`… the bound `values`; returns the rows
+    /// Runs `template` on the test's database: `{commands}`, `{errors}`, `{locks}`,
+    /// `{outbox}` and `{inbox}` name the tables, `{p1}`, `{p2}`… the bound `values`; returns the rows
     /// affected.
     pub async fn exec(&self, template: &str, values: Vec<Value>) -> u64 {
         let statement = self.statement(template, values).await;
@@ -150,8 +150,15 @@ impl SeaBackend {
         } else {
             format!("\"{errors}\"")
         };
+        let locks = format!("{}locks", store.table_prefix());
+        let locks = if self.kind == BackendKind::MySql {
+            format!("`{locks}`")
+        } else {
+            format!("\"{locks}\"")
+        };
         let mut sql = template
             .replace("{commands}", store.commands_table())
+            .replace("{locks}", &locks)
             .replace("{errors}", &errors)
             .replace("{outbox}", store.outbox_table())
             .replace("{inbox}", store.inbox_table());

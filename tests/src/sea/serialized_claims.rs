@@ -17,8 +17,8 @@ use crate::{BackendKind, Harness};
 const COMMANDS: u64 = 3_000;
 
 /// Three engines taking turns at claiming drain 3,000 commands: every one succeeds and
-/// runs exactly once, and a command pushed afterwards still starts at once. SQLite and
-/// MySQL/MariaDB ignore the setting and drain as usual.
+/// runs exactly once, and a command pushed afterwards still starts at once. SQLite ignores
+/// the setting and drains as usual.
 pub async fn engines_taking_turns_run_each_command_once(h: &Harness<SeaBackend>) {
     let ledger = ledger();
     let mut engines = Vec::new();
@@ -73,17 +73,33 @@ pub async fn engines_taking_turns_run_each_command_once(h: &Harness<SeaBackend>)
     run.await.expect("join").expect("engine");
 }
 
-/// Server sessions idle for 250 ms or more inside a transaction that holds an advisory lock.
-async fn stuck_turns(h: &Harness<SeaBackend>) -> Vec<Vec<Option<String>>> {
-    h.backend()
-        .query_text(
-            "SELECT a.pid::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'advisory' AND l.granted AND a.state = 'idle in transaction' \
-             AND a.datname = current_database() \
-             AND a.state_change < now() - interval '250 milliseconds'",
-            vec![],
-        )
-        .await
+/// Whether a claim's turn is held by a transaction that has gone quiet. On PostgreSQL: a
+/// session idle for 250 ms or more in a transaction holding an advisory lock. On
+/// MySQL/MariaDB, where the turn is a row of the locks table: that row is locked (asked
+/// for while no other engine can be claiming, so its holder is the one cut off).
+async fn turn_held_by_a_quiet_transaction(h: &Harness<SeaBackend>) -> bool {
+    if h.backend().kind() == BackendKind::Postgres {
+        let quiet = h
+            .backend()
+            .query_text(
+                "SELECT a.pid::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND a.state = 'idle in transaction' \
+                 AND a.datname = current_database() \
+                 AND a.state_change < now() - interval '250 milliseconds'",
+                vec![],
+            )
+            .await;
+        !quiet.is_empty()
+    } else {
+        let free = h
+            .backend()
+            .query_text(
+                "SELECT name FROM {locks} WHERE name = 'orch.commands.claim' FOR UPDATE SKIP LOCKED",
+                vec![],
+            )
+            .await;
+        free.is_empty()
+    }
 }
 
 /// Runs `orch`'s engine in a task until `stop` fires.
@@ -92,17 +108,19 @@ fn start(orch: &Orch, stop: &CancellationToken) -> tokio::task::JoinHandle<orch:
     tokio::spawn(async move { orch.run(stop).await })
 }
 
-/// PostgreSQL: an engine cut off from the database (a TCP proxy that stops forwarding but
-/// keeps its connections open) while it claims in turns holds up the other engines' claims
-/// only until the server ends its quiet transaction (5 s), not until its connection is
-/// found dead nor for every `lock_timeout`. The cut comes while the engine claims small
-/// batches back to back, so it most likely holds or awaits the turn.
+/// PostgreSQL and MariaDB: an engine cut off from the database (a TCP proxy that stops
+/// forwarding but keeps its connections open) while it claims in turns holds up the other
+/// engines' claims only until the server ends its quiet transaction (5 s), not until its
+/// connection is found dead nor for every `lock_timeout`. The cut comes while the engine
+/// claims small batches back to back, so it most likely holds or awaits the turn.
 pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness<SeaBackend>) {
     let kind = h.backend().kind();
-    if kind != BackendKind::Postgres {
-        return; // Only PostgreSQL takes turns.
-    }
-    let proxy = Proxy::start("127.0.0.1:5432".parse().expect("address")).await;
+    let upstream = match kind {
+        BackendKind::Postgres => "127.0.0.1:5432",
+        BackendKind::MySql => "127.0.0.1:3306",
+        BackendKind::Sqlite => return, // One writer at a time: no turns to hold.
+    };
+    let proxy = Proxy::start(upstream.parse().expect("address")).await;
     let ledger = ledger();
     let turns = || SeaStoreConfig::default().with_serialize_claims(true);
     let cut_off = Orch::builder()
@@ -138,7 +156,7 @@ pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness
     for _ in 0..50 {
         proxy.cut();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if !stuck_turns(h).await.is_empty() {
+        if turn_held_by_a_quiet_transaction(h).await {
             caught = true;
             break;
         }
@@ -169,12 +187,12 @@ pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness
         "the other engine ran 1,000 commands {:?} after the turn was seen stuck",
         cut_at.elapsed()
     );
-    assert!(
-        stuck_turns(h).await.is_empty(),
-        "the quiet transaction holding the turn was ended"
-    );
     stop.cancel();
     survivor_run.await.expect("join").expect("survivor");
+    assert!(
+        !turn_held_by_a_quiet_transaction(h).await,
+        "the quiet transaction holding the turn was ended"
+    );
     stop_cut_off.cancel();
     proxy.restore();
     let _ = tokio::time::timeout(Duration::from_secs(30), cut_off_run).await;

@@ -9,7 +9,8 @@
 //! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks): one statement
 //!   picks the rows with a plain read of the served pairs' index ranges and locks, by
 //!   primary key, those still free (and only those), then a fenced `UPDATE` stamps them
-//!   (neither has `UPDATE … RETURNING`); see `mysql.rs`.
+//!   (neither has `UPDATE … RETURNING`); see `mysql.rs`. With `serialize_claims`, the
+//!   transaction first locks the turn's row of the locks table (see [`claim_in_turn`]).
 //! - SQLite: `BEGIN IMMEDIATE`, then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`;
 //!   SQLite has one writer at a time, so no row locks are needed.
 //!
@@ -51,6 +52,10 @@ pub(crate) async fn claim(
         // Claims take turns: a transaction whose first statement waits for the turn.
         claims if backend == Backend::Postgres && store.config.serialize_claims => {
             serialized_claim(claims.unwrap_or(db), tables, params).await
+        }
+        // Claims take turns: a transaction whose first statement locks the turn's row.
+        claims if backend == Backend::MySql && store.config.serialize_claims => {
+            claim_in_turn(claims, db, tables, params).await
         }
         // One autocommitted statement on a connection already set up for claims.
         Some(claims) if backend == Backend::Postgres => {
@@ -112,8 +117,36 @@ async fn serialized_claim(
     commit_claim(txn, Backend::Postgres, tables, params).await
 }
 
+/// A MySQL/MariaDB claim in its turn (`SeaStoreConfig::serialize_claims`): the turn is the
+/// locks table's row `orch.commands.claim`, locked first. Under `READ COMMITTED` every
+/// statement reads a fresh snapshot, so the claim's read, after the wait, sees what the
+/// claim before committed. The claims pool's sessions end a transaction idle for
+/// [`TURN_IDLE_LIMIT`] (MariaDB's `idle_transaction_timeout`), releasing the turn of a
+/// claimer cut off while holding it.
+async fn claim_in_turn(
+    claims: Option<&DatabaseConnection>,
+    db: &DatabaseConnection,
+    tables: &Tables,
+    params: &ClaimParams,
+) -> Result<Decoded, StoreError> {
+    let txn = match claims {
+        // Its sessions are already `READ COMMITTED`.
+        Some(claims) => claims.begin().await.map_err(|e| db_error(WHAT, e))?,
+        None => begin(db, Backend::MySql).await?,
+    };
+    crate::turn::take(
+        &txn,
+        Backend::MySql,
+        tables,
+        crate::turn::COMMAND_CLAIMS,
+        WHAT,
+    )
+    .await?;
+    commit_claim(txn, Backend::MySql, tables, params).await
+}
+
 /// How long a serialized claim's transaction may sit idle before the server ends it.
-const TURN_IDLE_LIMIT: Duration = Duration::from_secs(5);
+pub(crate) const TURN_IDLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// The advisory lock key of claims on `table`: a hash of its name (FNV-1a, 64 bits), the
 /// same in every process, distinct per table prefix.
