@@ -139,6 +139,7 @@ macro_rules! sea_suite {
             claim_cost::claims_read_no_unserved_rows,
             claim_cost::claims_read_no_whole_table_once_analyzed,
             finish_cost::finishes_read_their_rows_alone_once_analyzed,
+            finish_cost::a_large_finish_reads_its_rows_alone,
             delete_succeeded::succeeded_commands_are_deleted,
             delete_succeeded::deleting_keeps_the_fences,
             serialized_claims::engines_taking_turns_run_each_command_once,

@@ -407,7 +407,16 @@ fn returning_statement(backend: Backend, tables: &Tables, rows: &[Row], delete: 
         }
         sql.push(") UPDATE ").push(t).push(" SET ");
         set_list(&mut sql, "");
-        sql.push(" FROM v WHERE ").push(t).push(".id = v.v_id");
+        // The `id IN` drives the plan from the batch into the primary key. Without it
+        // SQLite 3.51 joins a batch of 1,000 by scanning the whole table against a Bloom
+        // filter of the batch, whatever the statistics: a finish then costs time in
+        // proportion to the rows the table keeps (13.5 ms in a table of 200,000 rows
+        // against 4.5 ms with it; 5.0 against 3.6 ms at 50,000).
+        sql.push(" FROM v WHERE ")
+            .push(t)
+            .push(".id IN (SELECT v_id FROM v) AND ")
+            .push(t)
+            .push(".id = v.v_id");
         fence(&mut sql, t);
         sql.push(" RETURNING id, lease_token");
     }
