@@ -290,6 +290,7 @@ pub(crate) async fn worker(url: &str, args: &Args) -> Result<(), BoxError> {
         .build()
         .await?;
     open_pool(&engine, POOL).await?;
+    open_claims_pool(&engine).await?;
     let mut out = tokio::io::stdout();
     out.write_all(b"ready\n").await?;
     out.flush().await?;
@@ -309,6 +310,27 @@ pub(crate) async fn worker(url: &str, args: &Args) -> Result<(), BoxError> {
     out.write_all(format!("ran {}\n", ran.load(Ordering::Relaxed)).as_bytes())
         .await?;
     out.flush().await?;
+    Ok(())
+}
+
+/// Opens the store's claims pool before the clock starts, as [`open_pool`] opens the main
+/// one: the store opens it at its first claim, which an engine that has run for a while has
+/// long made. One claim of a name no row has, so it takes nothing.
+async fn open_claims_pool(engine: &Orch) -> Result<(), BoxError> {
+    use orch::internal::store::{ClaimParams, Store};
+    let nothing = ClaimParams {
+        worker: orch::WorkerId::new(),
+        token: orch::internal::LeaseToken::new(),
+        names: vec!["orch-bench.no-such-command".to_owned()],
+        targets: vec![String::new()],
+        limit: 1,
+        lease_ttl: Duration::from_secs(30),
+        lease_buffer: Duration::from_secs(10),
+    };
+    let claimed = engine.store().commands().claim(&nothing).await?;
+    if !claimed.is_empty() {
+        return Err("a claim of a name no row has took rows".into());
+    }
     Ok(())
 }
 

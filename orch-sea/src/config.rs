@@ -96,21 +96,25 @@ pub struct SeaStoreConfig {
     /// waits for the turn, so the claim reads the table after the claim before it
     /// committed and never passes over rows another claim is taking. The turn is a
     /// transaction-scoped lock: on PostgreSQL an advisory lock keyed on the commands
-    /// table, on MySQL/MariaDB the row `orch.commands.claim` of the locks table.
+    /// table, taken in the same round trip as the claim (one simple query: the lock, then
+    /// the claim, its values written into its text); on MySQL/MariaDB the row
+    /// `orch.commands.claim` of the locks table, locked by the claim's transaction first.
     ///
     /// Worth it for several engine processes on one database. On a 2-core machine four
-    /// PostgreSQL processes together drained 0.91–1.01× of what one drains alone with it,
-    /// and 0.70–0.87× without; four MariaDB processes 0.84–0.95× with it (each an exact
+    /// PostgreSQL processes together drained 0.86–1.01× of what one drains alone with it,
+    /// and 0.70–0.87× without; four MariaDB processes 0.84–0.97× with it (each an exact
     /// quarter) and 0.77–0.91× without (shares as uneven as 2 % and 77 %; `BENCHMARKS.md`).
-    /// On PostgreSQL it costs each claim three more round trips (`BEGIN`, the lock,
-    /// `COMMIT`): about a tenth of a single engine's drain at 100 workers, nothing
-    /// measurable at 1,000; on MySQL/MariaDB, whose claims are transactions anyway, one.
+    /// On PostgreSQL it costs a single engine's drain about 7 % at 100 workers (the claim is
+    /// parsed and planned each time), nothing measurable at 1,000; on MySQL/MariaDB, whose
+    /// claims are transactions anyway, one more statement per claim.
     ///
-    /// A claim's transaction that goes quiet (its client cut off) is ended by the server
-    /// after 5 s, releasing the turn: PostgreSQL's `idle_in_transaction_session_timeout`,
-    /// MariaDB's `idle_transaction_timeout` (set on the claims pool's sessions). MySQL has
-    /// no such setting: there a cut-off holder keeps the turn until the server drops its
-    /// connection (`wait_timeout`), and the others' claims fail at `lock_timeout` meanwhile.
+    /// A client cut off while it claims: on PostgreSQL the server never waits on the
+    /// client while the turn is held, so the others are not held up at all; on MariaDB a
+    /// claim's transaction that goes quiet is ended by the server after 5 s
+    /// (`idle_transaction_timeout`, set on the claims pool's sessions), releasing the turn.
+    /// MySQL has no such setting: there a cut-off holder keeps the turn until the server
+    /// drops its connection (`wait_timeout`), and the others' claims fail at `lock_timeout`
+    /// meanwhile.
     /// Defaults to false; SQLite (one writer at a time anyway) ignores it.
     pub serialize_claims: bool,
 }

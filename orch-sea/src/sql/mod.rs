@@ -103,6 +103,35 @@ impl Sql {
         self
     }
 
+    /// PostgreSQL: the statement's text with every value written in as a literal, for the
+    /// simple query protocol, which runs several statements in one round trip but binds
+    /// nothing. Integers and UUIDs are written as such; text as an escape string (`E'…'`,
+    /// backslashes and quotes doubled), which reads the same whatever
+    /// `standard_conforming_strings` says. `None` for any other value, and for text holding
+    /// a NUL (no PostgreSQL text can). Every `$` and digits in the text is taken for a
+    /// placeholder: the statement's own text must hold no such literal.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn into_literal_text(self) -> Option<String> {
+        debug_assert_eq!(self.backend, Backend::Postgres);
+        let mut out = String::with_capacity(self.text.len() + 40 * self.values.len());
+        let mut rest = self.text.as_str();
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                out.push('$');
+                rest = after;
+                continue;
+            }
+            let index: usize = after[..digits].parse().ok()?;
+            out.push_str(&literal(self.values.get(index.checked_sub(1)?)?)?);
+            rest = &after[digits..];
+        }
+        out.push_str(rest);
+        Some(out)
+    }
+
     pub(crate) fn build(self) -> Statement {
         Statement::from_sql_and_values(
             match self.backend {
@@ -113,5 +142,55 @@ impl Sql {
             self.text,
             self.values,
         )
+    }
+}
+
+/// A PostgreSQL literal of `value` (see [`Sql::into_literal_text`]).
+#[cfg(feature = "postgres")]
+fn literal(value: &Value) -> Option<String> {
+    Some(match value {
+        Value::BigInt(Some(v)) => v.to_string(),
+        Value::Int(Some(v)) => v.to_string(),
+        Value::Uuid(Some(v)) => format!("'{v}'::uuid"),
+        Value::String(Some(v)) if !v.contains('\0') => {
+            format!("E'{}'", v.replace('\\', "\\\\").replace('\'', "''"))
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    use super::{Backend, Sql};
+
+    #[test]
+    fn literal_text_writes_each_value_once_and_escapes_text() {
+        let id = uuid::Uuid::nil();
+        let mut sql = Sql::new(Backend::Postgres);
+        sql.push("SELECT ")
+            .bind(7_i64)
+            .push(", ")
+            .bind(id)
+            .push(", ")
+            .bind("it's a \\ $1".to_owned())
+            .push(" WHERE n IN ")
+            .bind_list([1_i64, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        assert_eq!(
+            sql.into_literal_text().as_deref(),
+            Some(
+                "SELECT 7, '00000000-0000-0000-0000-000000000000'::uuid, E'it''s a \\\\ $1' \
+                 WHERE n IN (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)"
+            )
+        );
+    }
+
+    #[test]
+    fn literal_text_refuses_a_nul_and_unknown_values() {
+        let mut sql = Sql::new(Backend::Postgres);
+        sql.push("SELECT ").bind("a\0b".to_owned());
+        assert_eq!(sql.into_literal_text(), None);
+        let mut sql = Sql::new(Backend::Postgres);
+        sql.push("SELECT ").bind(true);
+        assert_eq!(sql.into_literal_text(), None);
     }
 }

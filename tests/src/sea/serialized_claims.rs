@@ -73,17 +73,19 @@ pub async fn engines_taking_turns_run_each_command_once(h: &Harness<SeaBackend>)
     run.await.expect("join").expect("engine");
 }
 
-/// Whether a claim's turn is held by a transaction that has gone quiet. On PostgreSQL: a
-/// session idle for 250 ms or more in a transaction holding an advisory lock. On
-/// MySQL/MariaDB, where the turn is a row of the locks table: that row is locked (asked
-/// for while no other engine can be claiming, so its holder is the one cut off).
-async fn turn_held_by_a_quiet_transaction(h: &Harness<SeaBackend>) -> bool {
+/// Whether a claim's turn is held by a session that has gone quiet: asked while the only
+/// engine claiming is cut off, so whoever holds the turn then is stuck. On PostgreSQL: a
+/// session in a transaction (idle in it, or in a query blocked on its client; not an idle
+/// session holding a lock of its own) holding an advisory lock, its state unchanged for
+/// 250 ms. On MySQL/MariaDB, where the turn is a
+/// row of the locks table: that row is locked.
+async fn turn_held_by_a_quiet_session(h: &Harness<SeaBackend>) -> bool {
     if h.backend().kind() == BackendKind::Postgres {
         let quiet = h
             .backend()
             .query_text(
                 "SELECT a.pid::text FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                 WHERE l.locktype = 'advisory' AND l.granted AND a.state = 'idle in transaction' \
+                 WHERE l.locktype = 'advisory' AND l.granted AND a.state <> 'idle' \
                  AND a.datname = current_database() \
                  AND a.state_change < now() - interval '250 milliseconds'",
                 vec![],
@@ -108,11 +110,13 @@ fn start(orch: &Orch, stop: &CancellationToken) -> tokio::task::JoinHandle<orch:
     tokio::spawn(async move { orch.run(stop).await })
 }
 
-/// PostgreSQL and MariaDB: an engine cut off from the database (a TCP proxy that stops
-/// forwarding but keeps its connections open) while it claims in turns holds up the other
-/// engines' claims only until the server ends its quiet transaction (5 s), not until its
-/// connection is found dead nor for every `lock_timeout`. The cut comes while the engine
-/// claims small batches back to back, so it most likely holds or awaits the turn.
+/// An engine cut off from the database (a TCP proxy that stops forwarding but keeps its
+/// connections open) while it claims in turns, small batches back to back, holds up the
+/// other engines' claims briefly at most, not until its connection is found dead nor for
+/// every `lock_timeout`. On PostgreSQL a claim in turn is one round trip, so no cut of 50
+/// ever leaves the turn held. On MariaDB a claim's transaction waits on its client between
+/// statements: a cut is retried until it catches the engine holding the turn, and the
+/// server ends that quiet transaction after 5 s.
 pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness<SeaBackend>) {
     let kind = h.backend().kind();
     let upstream = match kind {
@@ -150,20 +154,33 @@ pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness
         || async { (ledger.all_runs().len() >= 500).then_some(()) },
     )
     .await;
-    // Cut until the cut catches it holding the turn: its transaction then sits idle on
-    // the server, the advisory lock granted.
+    // Cut, each time while the engine is claiming, until a cut catches it holding the
+    // turn (on MariaDB its transaction then sits idle on the server, the turn's row
+    // locked), or 50 cuts have not.
     let mut caught = false;
     for _ in 0..50 {
+        let ran = ledger.all_runs().len();
+        wait_until(
+            SOON,
+            "the engine behind the proxy to claim again",
+            || async { (ledger.all_runs().len() > ran).then_some(()) },
+        )
+        .await;
         proxy.cut();
         tokio::time::sleep(Duration::from_millis(300)).await;
-        if turn_held_by_a_quiet_transaction(h).await {
+        if turn_held_by_a_quiet_session(h).await {
             caught = true;
             break;
         }
         proxy.restore();
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(caught, "no cut of 50 caught the engine holding its turn");
+    if kind == BackendKind::Postgres {
+        assert!(!caught, "a cut left the turn held on PostgreSQL");
+        proxy.cut();
+    } else {
+        assert!(caught, "no cut of 50 caught the engine holding its turn");
+    }
     let cut_at = std::time::Instant::now();
     let before = h.count(CommandStatus::Succeeded).await;
     let survivor = h
@@ -184,13 +201,13 @@ pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness
     )
     .await;
     eprintln!(
-        "the other engine ran 1,000 commands {:?} after the turn was seen stuck",
+        "the other engine ran 1,000 commands {:?} after the last cut",
         cut_at.elapsed()
     );
     stop.cancel();
     survivor_run.await.expect("join").expect("survivor");
     assert!(
-        !turn_held_by_a_quiet_transaction(h).await,
+        !turn_held_by_a_quiet_session(h).await,
         "the quiet transaction holding the turn was ended"
     );
     stop_cut_off.cancel();

@@ -4,8 +4,8 @@
 //! - PostgreSQL: one statement. A materialized CTE walks the pairs' index ranges through a
 //!   `Merge Append` and locks each row it reaches (`FOR UPDATE SKIP LOCKED`, by `ctid`) until
 //!   it holds `limit`, then `UPDATE … RETURNING` stamps them. With
-//!   `SeaStoreConfig::serialize_claims`, claims take turns: the statement runs in a
-//!   transaction after an advisory lock (see [`serialized_claim`]).
+//!   `SeaStoreConfig::serialize_claims`, claims take turns: the statement runs after an
+//!   advisory lock, in the same round trip (see [`serialized_claim`]).
 //! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks): one statement
 //!   picks the rows with a plain read of the served pairs' index ranges and locks, by
 //!   primary key, those still free (and only those), then a fenced `UPDATE` stamps them
@@ -90,31 +90,82 @@ pub(crate) async fn claim(
     result.map(|decoded| decoded.commands)
 }
 
-/// A PostgreSQL claim in its turn (`SeaStoreConfig::serialize_claims`): the turn is a
-/// transaction-scoped advisory lock keyed on the commands table, taken in a statement of
-/// its own so the claim's snapshot, taken after it, sees what the claim before committed.
+/// A PostgreSQL claim in its turn (`SeaStoreConfig::serialize_claims`), in one round trip:
+/// one simple query (an implicit transaction) whose statements set the claim's planner
+/// settings, take a transaction-scoped advisory lock keyed on the commands table (the
+/// turn), and claim. Under `READ COMMITTED` the claim's snapshot is taken after the lock is
+/// granted, so it sees what the claim before committed; the lock is released when the
+/// query's transaction ends. The server never waits on this client while it holds the
+/// turn, so a client cut off mid-claim holds no one up. The simple protocol binds nothing:
+/// the claim's values are written into its text ([`Sql::into_literal_text`]).
 async fn serialized_claim(
     db: &DatabaseConnection,
     tables: &Tables,
     params: &ClaimParams,
 ) -> Result<Decoded, StoreError> {
-    let txn = db.begin().await.map_err(|e| db_error(WHAT, e))?;
-    // One round trip for the settings and the turn. The claims pool's planner settings
-    // again, for a store without that pool; a transaction left idle (its client cut off
-    // while holding the turn) is ended by the server, so the others' turns come again.
-    let mut statements = planner_settings();
-    statements.push(format!(
-        "SET LOCAL idle_in_transaction_session_timeout = '{}ms'",
-        TURN_IDLE_LIMIT.as_millis()
-    ));
-    statements.push(format!(
-        "SELECT pg_advisory_xact_lock({})",
-        turn_key(&tables.commands)
-    ));
-    txn.execute_unprepared(&statements.join("; "))
-        .await
-        .map_err(|e| db_error(WHAT, e))?;
-    commit_claim(txn, Backend::Postgres, tables, params).await
+    #[cfg(feature = "postgres")]
+    {
+        use sea_orm::sqlx::{self, AssertSqlSafe, Row as _};
+        use sea_orm::{DatabaseConnectionType, DbErr, RuntimeErr};
+
+        if params.names.is_empty() || params.targets.is_empty() || params.limit == 0 {
+            return Ok(Decoded::default());
+        }
+        let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &db.inner else {
+            return Err(StoreError::new(
+                orch_core::store::StoreErrorKind::Query,
+                WHAT,
+                Some("claims taking turns need a sqlx PostgreSQL pool".into()),
+            ));
+        };
+        let Some(claim) =
+            returning_statement(Backend::Postgres, tables, params).into_literal_text()
+        else {
+            return Err(StoreError::new(
+                orch_core::store::StoreErrorKind::Query,
+                WHAT,
+                Some("a claim's name or target holds a NUL character".into()),
+            ));
+        };
+        let mut statements = planner_settings();
+        statements.push(format!(
+            "SELECT pg_advisory_xact_lock({})::text",
+            turn_key(&tables.commands)
+        ));
+        statements.push(claim);
+        let rows = sqlx::raw_sql(AssertSqlSafe(statements.join("; ")))
+            .fetch_all(db.get_postgres_connection_pool())
+            .await
+            .map_err(|e| db_error(WHAT, DbErr::Query(RuntimeErr::SqlxError(e.into()))))?;
+        // The lock's row has one column; the claim's rows have [`CLAIMED_COLUMNS`].
+        let claimed: Vec<QueryResult> = rows
+            .into_iter()
+            .filter(|row| row.len() == CLAIMED_COLUMNS)
+            .map(QueryResult::from)
+            .collect();
+        Ok(read_all_claimed(&claimed, params.token, 0))
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = (db, tables, params);
+        unreachable!("a PostgreSQL store without the postgres feature")
+    }
+}
+
+/// Columns a claim returns: id, name, input, attempts, max_attempts, timeout_ms.
+#[cfg(feature = "postgres")]
+const CLAIMED_COLUMNS: usize = 6;
+
+/// The advisory lock key of claims on `table`: a hash of its name (FNV-1a, 64 bits), the
+/// same in every process, distinct per table prefix.
+#[cfg(feature = "postgres")]
+fn turn_key(table: &str) -> i64 {
+    let hash = format!("orch claims {table}")
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// A MySQL/MariaDB claim in its turn (`SeaStoreConfig::serialize_claims`): the turn is the
@@ -145,19 +196,10 @@ async fn claim_in_turn(
     commit_claim(txn, Backend::MySql, tables, params).await
 }
 
-/// How long a serialized claim's transaction may sit idle before the server ends it.
+/// How long a MySQL/MariaDB claim's transaction may sit idle in its turn before the server
+/// ends it (see [`claim_in_turn`]).
+#[cfg(feature = "mysql")]
 pub(crate) const TURN_IDLE_LIMIT: Duration = Duration::from_secs(5);
-
-/// The advisory lock key of claims on `table`: a hash of its name (FNV-1a, 64 bits), the
-/// same in every process, distinct per table prefix.
-fn turn_key(table: &str) -> i64 {
-    let hash = format!("orch claims {table}")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-    i64::from_ne_bytes(hash.to_ne_bytes())
-}
 
 /// Puts back every row still running under this claim's token, refunding the attempt.
 async fn release_token(
@@ -383,7 +425,7 @@ pub(super) fn read_claimed(
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "postgres"))]
 mod tests {
     #[test]
     fn the_turn_key_is_fixed_per_table_and_differs_between_tables() {
