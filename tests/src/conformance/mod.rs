@@ -143,6 +143,7 @@ macro_rules! sea_suite {
             delete_succeeded::succeeded_commands_are_deleted,
             delete_succeeded::deleting_keeps_the_fences,
             serialized_claims::engines_taking_turns_run_each_command_once,
+            serialized_claims::a_hostile_instance_key_stays_a_value_in_turns,
         );
     };
 }
