@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use orch::SeaStoreConfig;
-use orch::internal::store::{CancelParams, Finish, FinishOutcome, LeaseRenewal, Store};
+use orch::internal::store::{
+    CancelParams, ClaimedCommand, Finish, FinishOutcome, LeaseRenewal, Store,
+};
 use orch::internal::{LeaseToken, SeaStore};
 use orch::prelude::*;
 
@@ -55,17 +57,7 @@ pub async fn finishes_read_their_rows_alone_once_analyzed(h: &Harness<SeaBackend
         assert_eq!(claimed.len(), CLAIM as usize, "a whole claim");
         running.extend(claimed);
     }
-    let batch: Vec<Finish> = running[..FINISHED]
-        .iter()
-        .map(|c| Finish {
-            id: c.id,
-            lease: c.lease,
-            outcome: FinishOutcome::Succeeded {
-                output: "null".to_owned(),
-            },
-            follow_ups: Vec::new(),
-        })
-        .collect();
+    let batch = successes(&running[..FINISHED]);
     let applied = finish_reading_its_rows_alone(kind, &store, &batch, RUNNING).await;
     assert_eq!(applied, vec![true; FINISHED], "every finish applied");
     assert_eq!(
@@ -113,6 +105,21 @@ pub async fn finishes_read_their_rows_alone_once_analyzed(h: &Harness<SeaBackend
         .await
         .expect("cancel a running row");
     assert!(!canceled, "a running row is not canceled");
+}
+
+/// A successful finish of each of `claimed`.
+fn successes(claimed: &[ClaimedCommand]) -> Vec<Finish> {
+    claimed
+        .iter()
+        .map(|c| Finish {
+            id: c.id,
+            lease: c.lease,
+            outcome: FinishOutcome::Succeeded {
+                output: "null".to_owned(),
+            },
+            follow_ups: Vec::new(),
+        })
+        .collect()
 }
 
 /// Finishes `batch` (rows `store` claimed) after checking, from what the database reports,
@@ -199,17 +206,7 @@ pub async fn a_large_finish_reads_its_rows_alone(h: &Harness<SeaBackend>) {
                 .expect("claim"),
         );
     }
-    let batch: Vec<Finish> = running[..LARGE as usize]
-        .iter()
-        .map(|c| Finish {
-            id: c.id,
-            lease: c.lease,
-            outcome: FinishOutcome::Succeeded {
-                output: "null".to_owned(),
-            },
-            follow_ups: Vec::new(),
-        })
-        .collect();
+    let batch = successes(&running[..LARGE as usize]);
     let applied = finish_reading_its_rows_alone(kind, &store, &batch, TABLE).await;
     assert_eq!(applied, vec![true; LARGE as usize], "every finish applied");
     assert_eq!(
