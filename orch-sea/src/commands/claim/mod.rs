@@ -10,7 +10,7 @@
 //!   picks the rows with a plain read of the served pairs' index ranges and locks, by
 //!   primary key, those still free (and only those), then a fenced `UPDATE` stamps them
 //!   (neither has `UPDATE … RETURNING`); see `mysql.rs`. With `serialize_claims`, the
-//!   transaction first locks the turn's row of the locks table (see [`claim_in_turn`]).
+//!   transaction first locks the turn's row of the locks table (see [`mysql_claim`]).
 //! - SQLite: `BEGIN IMMEDIATE`, then `UPDATE … WHERE id IN (SELECT … LIMIT n) RETURNING`;
 //!   SQLite has one writer at a time, so no row locks are needed.
 //!
@@ -48,25 +48,18 @@ pub(crate) async fn claim(
     params: &ClaimParams,
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
     let (db, backend, tables) = (&store.db, store.backend, &store.tables);
+    let turns = store.config.serialize_claims;
     let result = match store.claims_pool().await {
-        // Claims take turns: a transaction whose first statement waits for the turn.
-        claims if backend == Backend::Postgres && store.config.serialize_claims => {
-            serialized_claim(claims.unwrap_or(db), tables, params).await
-        }
-        // Claims take turns: a transaction whose first statement locks the turn's row.
-        claims if backend == Backend::MySql && store.config.serialize_claims => {
-            claim_in_turn(claims, db, tables, params).await
+        // Claims take turns: the turn and the claim in one simple query.
+        claims if backend == Backend::Postgres && turns => {
+            serialized_claim(claims, db, tables, params).await
         }
         // One autocommitted statement on a connection already set up for claims.
         Some(claims) if backend == Backend::Postgres => {
             claim_in(claims, backend, tables, params).await
         }
-        // A transaction on a connection whose sessions are already `READ COMMITTED`.
-        Some(claims) => match claims.begin().await {
-            Ok(txn) => commit_claim(txn, backend, tables, params).await,
-            Err(e) => Err(db_error(WHAT, e)),
-        },
-        None => claim_once(db, backend, tables, params).await,
+        claims if backend == Backend::MySql => mysql_claim(claims, db, tables, params, turns).await,
+        _ => claim_once(db, backend, tables, params).await,
     };
     if let Ok(decoded) = &result {
         unreadable::record_dead(store, &decoded.unreadable, Fence::Lease).await;
@@ -98,7 +91,10 @@ pub(crate) async fn claim(
 /// query's transaction ends. The server never waits on this client while it holds the
 /// turn, so a client cut off mid-claim holds no one up. The simple protocol binds nothing:
 /// the claim's values are written into its text ([`Sql::into_literal_text`]).
+/// `claims` is the claims pool, whose sessions already hold the planner settings; without
+/// it the claim goes through `db` and sets them for its own transaction.
 async fn serialized_claim(
+    claims: Option<&DatabaseConnection>,
     db: &DatabaseConnection,
     tables: &Tables,
     params: &ClaimParams,
@@ -111,6 +107,10 @@ async fn serialized_claim(
         if params.names.is_empty() || params.targets.is_empty() || params.limit == 0 {
             return Ok(Decoded::default());
         }
+        let (db, mut statements) = match claims {
+            Some(claims) => (claims, Vec::new()),
+            None => (db, planner_settings()),
+        };
         let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &db.inner else {
             return Err(StoreError::new(
                 orch_core::store::StoreErrorKind::Query,
@@ -127,7 +127,6 @@ async fn serialized_claim(
                 Some("a claim's name or target holds a NUL character".into()),
             ));
         };
-        let mut statements = planner_settings();
         statements.push(format!(
             "SELECT pg_advisory_xact_lock({})::text",
             turn_key(&tables.commands)
@@ -147,7 +146,7 @@ async fn serialized_claim(
     }
     #[cfg(not(feature = "postgres"))]
     {
-        let _ = (db, tables, params);
+        let _ = (claims, db, tables, params);
         unreachable!("a PostgreSQL store without the postgres feature")
     }
 }
@@ -168,36 +167,39 @@ fn turn_key(table: &str) -> i64 {
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
 
-/// A MySQL/MariaDB claim in its turn (`SeaStoreConfig::serialize_claims`): the turn is the
-/// locks table's row `orch.commands.claim`, locked first. Under `READ COMMITTED` every
-/// statement reads a fresh snapshot, so the claim's read, after the wait, sees what the
-/// claim before committed. The claims pool's sessions end a transaction idle for
-/// [`TURN_IDLE_LIMIT`] (MariaDB's `idle_transaction_timeout`), releasing the turn of a
-/// claimer cut off while holding it.
-async fn claim_in_turn(
+/// A MySQL/MariaDB claim: a `READ COMMITTED` transaction on the claims pool (whose sessions
+/// are already so) or, without it, on `db`. With `turns` (`SeaStoreConfig::
+/// serialize_claims`) its first statement locks the turn, the locks table's row
+/// `orch.commands.claim`: under `READ COMMITTED` every statement reads a fresh snapshot, so
+/// the claim's read, after the wait, sees what the claim before committed. The claims
+/// pool's sessions then end a transaction idle for [`TURN_IDLE_LIMIT`] (MariaDB's
+/// `idle_transaction_timeout`), releasing the turn of a claimer cut off while holding it.
+async fn mysql_claim(
     claims: Option<&DatabaseConnection>,
     db: &DatabaseConnection,
     tables: &Tables,
     params: &ClaimParams,
+    turns: bool,
 ) -> Result<Decoded, StoreError> {
     let txn = match claims {
-        // Its sessions are already `READ COMMITTED`.
         Some(claims) => claims.begin().await.map_err(|e| db_error(WHAT, e))?,
         None => begin(db, Backend::MySql).await?,
     };
-    crate::turn::take(
-        &txn,
-        Backend::MySql,
-        tables,
-        crate::turn::COMMAND_CLAIMS,
-        WHAT,
-    )
-    .await?;
+    if turns {
+        crate::turn::take(
+            &txn,
+            Backend::MySql,
+            tables,
+            crate::turn::COMMAND_CLAIMS,
+            WHAT,
+        )
+        .await?;
+    }
     commit_claim(txn, Backend::MySql, tables, params).await
 }
 
 /// How long a MySQL/MariaDB claim's transaction may sit idle in its turn before the server
-/// ends it (see [`claim_in_turn`]).
+/// ends it (see [`mysql_claim`]).
 #[cfg(feature = "mysql")]
 pub(crate) const TURN_IDLE_LIMIT: Duration = Duration::from_secs(5);
 
