@@ -7,6 +7,60 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
 use crate::backend::Backend;
 use crate::error::db_error;
 
+/// PostgreSQL: the plan of `statement` as a prepared statement runs it under its generic plan
+/// (as the claims pool's sessions run the claim, `plan_cache_mode = force_generic_plan`):
+/// planned without its values, which `EXPLAIN` of the statement itself would plan with.
+/// The statement is prepared under a name of its own, explained as `EXPLAIN (ANALYZE,
+/// BUFFERS, FORMAT JSON) EXECUTE` of that name with its values written in as literals (a
+/// utility statement binds no parameters), and deallocated; `txn`, in
+/// which the caller set the settings the statement runs with, is then rolled back. If the
+/// statement fails, its prepared form stays in the session until the connection closes.
+#[cfg(feature = "postgres")]
+pub(crate) async fn generic_plan(
+    txn: DatabaseTransaction,
+    statement: Statement,
+    what: &str,
+) -> Result<String, StoreError> {
+    let name = format!("orch_explain_{}", uuid::Uuid::new_v4().simple());
+    let values = statement.values.map(|v| v.0).unwrap_or_default();
+    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+        .await
+        .map_err(|e| db_error(what, e))?;
+    txn.execute_unprepared(&format!("PREPARE {name} AS {}", statement.sql))
+        .await
+        .map_err(|e| db_error(what, e))?;
+    let arguments = values
+        .iter()
+        .map(crate::sql::literal)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| {
+            db_error(
+                what,
+                sea_orm::DbErr::Custom("a value with no literal form".into()),
+            )
+        })?
+        .join(", ");
+    let explain = Statement::from_string(
+        statement.db_backend,
+        format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE {name}({arguments})"),
+    );
+    let row = txn
+        .query_one_raw(explain)
+        .await
+        .map_err(|e| db_error(what, e))?
+        .ok_or_else(|| db_error(what, sea_orm::DbErr::RecordNotFound("no plan".into())))?;
+    let plan = row
+        .try_get_by_index::<serde_json::Value>(0)
+        .map(|v| v.to_string())
+        .or_else(|_| row.try_get_by_index::<String>(0))
+        .map_err(|e| db_error(what, e))?;
+    txn.execute_unprepared(&format!("DEALLOCATE {name}"))
+        .await
+        .map_err(|e| db_error(what, e))?;
+    txn.rollback().await.map_err(|e| db_error(what, e))?;
+    Ok(plan)
+}
+
 /// Runs `statement` under the backend's `EXPLAIN` in `txn`, then rolls `txn` back: on
 /// PostgreSQL `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` (the statement really runs, so the
 /// plan holds the rows it read) as one JSON document; on SQLite the `EXPLAIN QUERY PLAN`

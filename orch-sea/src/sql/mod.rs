@@ -147,7 +147,7 @@ impl Sql {
 
 /// A PostgreSQL literal of `value` (see [`Sql::into_literal_text`]).
 #[cfg(feature = "postgres")]
-fn literal(value: &Value) -> Option<String> {
+pub(crate) fn literal(value: &Value) -> Option<String> {
     Some(match value {
         Value::BigInt(Some(v)) => v.to_string(),
         Value::Int(Some(v)) => v.to_string(),

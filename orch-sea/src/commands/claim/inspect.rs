@@ -9,13 +9,17 @@ use super::{begin, claim_in, returning_statement};
 use crate::backend::Backend;
 use crate::store::SeaStore;
 
+const WHAT: &str = "explain a claim";
+
 impl SeaStore {
     /// For tests and tools, not applications: the plan of the statement a claim with
     /// `params` runs, or `None` on MySQL/MariaDB (whose claim is several statements; count
     /// `Handler_read%` around a claim there instead).
     ///
     /// PostgreSQL: `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)`, so the claim really runs (rows
-    /// read, buffers touched), in the claim's own transaction and settings, rolled back.
+    /// read, buffers touched), in the claim's own transaction and settings, rolled back, and
+    /// under its generic plan, as the engine's claims run it (prepared, then explained as
+    /// `EXECUTE`).
     /// SQLite: the `EXPLAIN QUERY PLAN` rows, one per line. Nothing is claimed either way.
     /// `params` must name at least one name and one target.
     #[doc(hidden)]
@@ -26,7 +30,13 @@ impl SeaStore {
         }
         let claim = returning_statement(i.backend, &i.tables, params).build();
         let txn = begin(&i.db, i.backend).await?;
-        crate::commands::explain::plan(txn, i.backend, claim, "explain a claim").await
+        #[cfg(feature = "postgres")]
+        if i.backend == Backend::Postgres {
+            return crate::commands::explain::generic_plan(txn, claim, WHAT)
+                .await
+                .map(Some);
+        }
+        crate::commands::explain::plan(txn, i.backend, claim, WHAT).await
     }
 
     /// For tests, not applications: runs a claim exactly as the engine's does (same
