@@ -155,6 +155,7 @@ macro_rules! server_suite {
     ($make:expr) => {
         $crate::conformance_tests!($make; sea;
             connection::database_goes_away_mid_run,
+            connection::idle_connections_killed_cost_no_push,
             locks::lock_dies_with_its_connection,
             health::health_when_the_database_is_gone,
             partition::partitioned_engine_fences_itself,

@@ -121,3 +121,37 @@ pub async fn database_goes_away_mid_run(h: &Harness<SeaBackend>) {
         let _ = db.close().await;
     }
 }
+
+/// Connections that sat idle in the pool are checked before they are handed out: after the
+/// server killed every connection of an engine at rest (a restart, a proxy's idle limit),
+/// the application's next push and read succeed at the first try, on a fresh connection.
+/// (Connections in constant use are not checked: a claim or finish meeting a dead one fails
+/// and is retried, see `database_goes_away_mid_run`.)
+pub async fn idle_connections_killed_cost_no_push(h: &Harness<SeaBackend>) {
+    let orch = h
+        .builder()
+        .handler::<EchoCommand, _>(EchoHandler)
+        .build()
+        .await
+        .expect("build");
+    // Several connections in the pool, all idle afterwards.
+    let pushes = (0..8u64).map(|n| orch.push(EchoCommand { n }));
+    for pushed in futures::future::join_all(pushes).await {
+        pushed.expect("push before the cut");
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(
+        kill_connections(h).await > 0,
+        "the pool's connections were cut"
+    );
+    for n in 100..108u64 {
+        let id = orch
+            .push(EchoCommand { n })
+            .await
+            .expect("a push after the cut succeeds at once");
+        orch.get(id)
+            .await
+            .expect("a read after the cut succeeds at once")
+            .expect("the command pushed");
+    }
+}
