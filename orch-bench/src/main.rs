@@ -35,6 +35,7 @@ mod idle;
 mod measure;
 mod outbox;
 mod peers;
+mod ready;
 mod report;
 mod unserved;
 mod workload;

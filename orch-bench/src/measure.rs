@@ -249,19 +249,23 @@ pub(crate) async fn fill(client: &Orch, n: u64) -> Result<(), BoxError> {
 }
 
 /// Drains `n` pre-filled commands as `settings` say; returns commands/s and the peak RSS
-/// seen.
+/// seen. The clock starts once the table is settled and the engine's pools are open (see
+/// `ready.rs`), as for the scale-out drains.
 async fn drain(
     url: &str,
     client: &Orch,
     settings: DrainSettings,
     n: u64,
 ) -> Result<(f64, f64), BoxError> {
+    crate::ready::settle(client).await?;
     let engine = builder_deleting(url, settings.delete)
         .handler::<Noop, _>(NoopHandler)
         .concurrency(settings.workers)
         .max_claim(settings.claim)
         .build()
         .await?;
+    crate::ready::open_pool(&engine, crate::ready::POOL).await?;
+    crate::ready::open_claims_pool(&engine).await?;
     let stop = CancellationToken::new();
     let started = Instant::now();
     let task = tokio::spawn({

@@ -6,7 +6,9 @@
 //! and configuration: orch's defaults (100 workers, claims of 100), 1,000 workers claiming
 //! 500, and on PostgreSQL 5,000 workers claiming 500; a backend's peak is the best of them.
 //! PostgreSQL's two wide configurations run again deleting what succeeds
-//! (`SeaStoreConfig::delete_succeeded`), whose best is a peak of its own.
+//! (`SeaStoreConfig::delete_succeeded`), whose best is a peak of its own. Each drain's clock
+//! starts once the filled table is vacuumed and analyzed (as the bare-SQL drain limit's is)
+//! and the engine's connections are open.
 //! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each,
 //! after an untimed round that opens the pool's connections.
 //!
