@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::args::Args;
-use crate::measure::{builder, fill, on_fresh, rate, unfinished};
+use crate::measure::{WHILE_PENDING, builder, fill, next_look, on_fresh, rate};
 use crate::ready::{POOL, open_claims_pool, open_pool, settle};
 use crate::workload::Noop;
 
@@ -177,10 +177,12 @@ async fn drain_by(url: &str, processes: usize, plan: Plan) -> Result<(f64, Vec<u
     for child in &mut children {
         child.go().await?;
     }
+    let mut pause = WHILE_PENDING;
     loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if !unfinished(&client).await? {
-            break;
+        tokio::time::sleep(pause).await;
+        match next_look(&client).await? {
+            Some(next) => pause = next,
+            None => break,
         }
         if started.elapsed() > Duration::from_secs(1800) {
             return Err("drain did not finish within 30 minutes".into());
