@@ -132,6 +132,22 @@ impl Sql {
         Some(out)
     }
 
+    /// PostgreSQL: the statement's text with its placeholders, for `PREPARE`, and its values
+    /// written as literals (as [`Sql::into_literal_text`] writes them), comma-separated, for
+    /// the argument list of an `EXECUTE` sent through the simple query protocol. `None` as
+    /// for [`Sql::into_literal_text`].
+    #[cfg(feature = "postgres")]
+    pub(crate) fn into_prepared_parts(self) -> Option<(String, String)> {
+        debug_assert_eq!(self.backend, Backend::Postgres);
+        let arguments = self
+            .values
+            .iter()
+            .map(literal)
+            .collect::<Option<Vec<_>>>()?
+            .join(", ");
+        Some((self.text, arguments))
+    }
+
     pub(crate) fn build(self) -> Statement {
         Statement::from_sql_and_values(
             match self.backend {

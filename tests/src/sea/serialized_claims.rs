@@ -217,41 +217,51 @@ pub async fn a_claimer_cut_off_in_its_turn_stalls_the_others_briefly(h: &Harness
 
 /// An instance key written to break out of a literal (quotes, backslashes, a placeholder's
 /// `$1`, a statement of its own) is served like any other by engines taking turns: on
-/// PostgreSQL the claim's values are written into its text, and there they must stay
-/// values. Its command runs; one for another target is left alone; the table is intact.
+/// PostgreSQL the claim's values are written as literals (the arguments of its prepared
+/// statement on the claims pool, the claim's own text on a store held to one connection),
+/// and there they must stay values. Its command runs; one for another target is left alone;
+/// the table is intact. Both ways, one after the other.
 pub async fn a_hostile_instance_key_stays_a_value_in_turns(h: &Harness<SeaBackend>) {
     const KEY: &str = "it's \\' a \\\\ $1 $$ '); DROP TABLE orch_commands; -- é\u{1F600}";
-    let orch = h
-        .backend()
-        .orch_builder()
-        .store_config(SeaStoreConfig::default().with_serialize_claims(true))
-        .instance_key(KEY)
-        .state(ledger())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .build()
-        .await
-        .expect("build");
-    let own = orch.push(EchoCommand { n: 1 }).await.expect("push");
-    let other = orch
-        .push_with(EchoCommand { n: 2 }, orch::Push::new().target("it's"))
-        .await
-        .expect("push elsewhere");
-    let stop = CancellationToken::new();
-    let run = start(&orch, &stop);
-    wait_until(SOON, "the hostile key's command to succeed", || async {
-        let record = orch.get(own).await.expect("get")?;
-        (record.status == CommandStatus::Succeeded).then_some(record)
-    })
-    .await;
-    stop.cancel();
-    run.await.expect("join").expect("engine");
-    let own = orch.get(own).await.expect("get").expect("kept");
-    assert_eq!(own.target, KEY);
-    let other = orch.get(other).await.expect("get").expect("kept");
-    assert_eq!(
-        other.status,
-        CommandStatus::Pending,
-        "another target's command"
-    );
-    assert_eq!(h.count(CommandStatus::Succeeded).await, 1);
+    let configs = [
+        SeaStoreConfig::default().with_serialize_claims(true),
+        SeaStoreConfig::default()
+            .with_serialize_claims(true)
+            .with_max_connections(Some(1)),
+    ];
+    for (round, config) in (1..).zip(configs) {
+        let orch = h
+            .backend()
+            .orch_builder()
+            .store_config(config)
+            .instance_key(KEY)
+            .state(ledger())
+            .handler::<EchoCommand, _>(EchoHandler)
+            .build()
+            .await
+            .expect("build");
+        let own = orch.push(EchoCommand { n: 1 }).await.expect("push");
+        let other = orch
+            .push_with(EchoCommand { n: 2 }, orch::Push::new().target("it's"))
+            .await
+            .expect("push elsewhere");
+        let stop = CancellationToken::new();
+        let run = start(&orch, &stop);
+        wait_until(SOON, "the hostile key's command to succeed", || async {
+            let record = orch.get(own).await.expect("get")?;
+            (record.status == CommandStatus::Succeeded).then_some(record)
+        })
+        .await;
+        stop.cancel();
+        run.await.expect("join").expect("engine");
+        let own = orch.get(own).await.expect("get").expect("kept");
+        assert_eq!(own.target, KEY);
+        let other = orch.get(other).await.expect("get").expect("kept");
+        assert_eq!(
+            other.status,
+            CommandStatus::Pending,
+            "another target's command"
+        );
+        assert_eq!(h.count(CommandStatus::Succeeded).await, round);
+    }
 }

@@ -90,9 +90,11 @@ pub(crate) async fn claim(
 /// granted, so it sees what the claim before committed; the lock is released when the
 /// query's transaction ends. The server never waits on this client while it holds the
 /// turn, so a client cut off mid-claim holds no one up. The simple protocol binds nothing:
-/// the claim's values are written into its text ([`Sql::into_literal_text`]).
-/// `claims` is the claims pool, whose sessions already hold the planner settings; without
-/// it the claim goes through `db` and sets them for its own transaction.
+/// on the claims pool (`claims`, whose sessions hold the planner settings) the claim is a
+/// statement prepared once per session and run by `EXECUTE` with its values written as
+/// literals (see [`prepared_in_turn`]); without that pool the claim goes through `db`, sets
+/// the planner settings for its own transaction, and has its values written into its text
+/// ([`Sql::into_literal_text`]).
 async fn serialized_claim(
     claims: Option<&DatabaseConnection>,
     db: &DatabaseConnection,
@@ -107,10 +109,7 @@ async fn serialized_claim(
         if params.names.is_empty() || params.targets.is_empty() || params.limit == 0 {
             return Ok(Decoded::default());
         }
-        let (db, mut statements) = match claims {
-            Some(claims) => (claims, Vec::new()),
-            None => (db, planner_settings()),
-        };
+        let db = claims.unwrap_or(db);
         let DatabaseConnectionType::SqlxPostgresPoolConnection(_) = &db.inner else {
             return Err(StoreError::new(
                 orch_core::store::StoreErrorKind::Query,
@@ -118,24 +117,34 @@ async fn serialized_claim(
                 Some("claims taking turns need a sqlx PostgreSQL pool".into()),
             ));
         };
-        let Some(claim) =
-            returning_statement(Backend::Postgres, tables, params).into_literal_text()
-        else {
-            return Err(StoreError::new(
+        let pool = db.get_postgres_connection_pool();
+        let turn = format!(
+            "SELECT pg_advisory_xact_lock({})::text",
+            turn_key(&tables.commands)
+        );
+        let claim = returning_statement(Backend::Postgres, tables, params);
+        let nul = || {
+            StoreError::new(
                 orch_core::store::StoreErrorKind::Query,
                 WHAT,
                 Some("a claim's name or target holds a NUL character".into()),
-            ));
+            )
         };
-        statements.push(format!(
-            "SELECT pg_advisory_xact_lock({})::text",
-            turn_key(&tables.commands)
-        ));
-        statements.push(claim);
-        let rows = sqlx::raw_sql(AssertSqlSafe(statements.join("; ")))
-            .fetch_all(db.get_postgres_connection_pool())
-            .await
-            .map_err(|e| db_error(WHAT, DbErr::Query(RuntimeErr::SqlxError(e.into()))))?;
+        let ran = if claims.is_some() {
+            let (text, arguments) = claim.into_prepared_parts().ok_or_else(nul)?;
+            prepared_in_turn(pool, &turn, &text, &arguments).await
+        } else {
+            // The main pool's sessions are the application's too: no statement of orch's
+            // is left prepared in them, and the planner settings hold for this transaction.
+            let text = claim.into_literal_text().ok_or_else(nul)?;
+            let mut statements = planner_settings();
+            statements.extend([turn, text]);
+            sqlx::raw_sql(AssertSqlSafe(statements.join("; ")))
+                .fetch_all(pool)
+                .await
+        };
+        let rows =
+            ran.map_err(|e| db_error(WHAT, DbErr::Query(RuntimeErr::SqlxError(e.into()))))?;
         // The lock's row has one column; the claim's rows have [`CLAIMED_COLUMNS`].
         let claimed: Vec<QueryResult> = rows
             .into_iter()
@@ -151,6 +160,49 @@ async fn serialized_claim(
     }
 }
 
+/// The claim in its turn on a claims-pool connection: `turn` (the lock), then `EXECUTE` of
+/// the claim statement `text`, prepared once per session under a name derived from it, with
+/// `arguments` (literals), in one simple query. The statement is then neither parsed nor
+/// planned while the turn is held (its generic plan is cached, see
+/// `crate::connect::CLAIM_PLANNER_SETTINGS`). A session that has not prepared it (a new
+/// connection) fails the `EXECUTE` (SQLSTATE 26000), which ends the query's transaction and
+/// with it the turn; the statement is then prepared and the claim sent once more on the
+/// same connection.
+#[cfg(feature = "postgres")]
+async fn prepared_in_turn(
+    pool: &sea_orm::sqlx::PgPool,
+    turn: &str,
+    text: &str,
+    arguments: &str,
+) -> Result<Vec<sea_orm::sqlx::postgres::PgRow>, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::{self, AssertSqlSafe};
+    let name = format!("orch_claim_{:016x}", fnv1a(text));
+    let query = format!("{turn}; EXECUTE {name}({arguments})");
+    let mut conn = pool.acquire().await?;
+    match sqlx::raw_sql(AssertSqlSafe(query.clone()))
+        .fetch_all(&mut *conn)
+        .await
+    {
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("26000") => {
+            sqlx::raw_sql(AssertSqlSafe(format!("PREPARE {name} AS {text}")))
+                .execute(&mut *conn)
+                .await?;
+            sqlx::raw_sql(AssertSqlSafe(query))
+                .fetch_all(&mut *conn)
+                .await
+        }
+        ran => ran,
+    }
+}
+
+/// FNV-1a, 64 bits: the same in every process.
+#[cfg(feature = "postgres")]
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// Columns a claim returns: id, name, input, attempts, max_attempts, timeout_ms.
 #[cfg(feature = "postgres")]
 const CLAIMED_COLUMNS: usize = 6;
@@ -159,12 +211,7 @@ const CLAIMED_COLUMNS: usize = 6;
 /// same in every process, distinct per table prefix.
 #[cfg(feature = "postgres")]
 fn turn_key(table: &str) -> i64 {
-    let hash = format!("orch claims {table}")
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-        });
-    i64::from_ne_bytes(hash.to_ne_bytes())
+    i64::from_ne_bytes(fnv1a(&format!("orch claims {table}")).to_ne_bytes())
 }
 
 /// A MySQL/MariaDB claim: a `READ COMMITTED` transaction on the claims pool (whose sessions
