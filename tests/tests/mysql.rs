@@ -14,3 +14,13 @@ orch_tests::server_suite!(SeaBackend::create(BackendKind::MySql, WORKER));
 async fn chaos_soak() {
     orch_tests::soak::small_soak_passes(BackendKind::MySql, env!("CARGO_BIN_EXE_orch-soak")).await;
 }
+
+/// The chaos soak with claims taking turns (`SeaStoreConfig::serialize_claims`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_soak_taking_turns() {
+    orch_tests::soak::small_soak_taking_turns_passes(
+        BackendKind::MySql,
+        env!("CARGO_BIN_EXE_orch-soak"),
+    )
+    .await;
+}

@@ -15,3 +15,13 @@ async fn chaos_soak() {
     orch_tests::soak::small_soak_passes(BackendKind::Postgres, env!("CARGO_BIN_EXE_orch-soak"))
         .await;
 }
+
+/// The chaos soak with claims taking turns (`SeaStoreConfig::serialize_claims`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_soak_taking_turns() {
+    orch_tests::soak::small_soak_taking_turns_passes(
+        BackendKind::Postgres,
+        env!("CARGO_BIN_EXE_orch-soak"),
+    )
+    .await;
+}

@@ -41,6 +41,8 @@ pub struct SeaBackend {
     worker_bin: &'static str,
     owned: bool,
     admin: OnceCell<SeaStore>,
+    /// What the nodes' stores are opened with.
+    store_config: orch::SeaStoreConfig,
 }
 
 impl SeaBackend {
@@ -52,6 +54,7 @@ impl SeaBackend {
             worker_bin,
             owned: true,
             admin: OnceCell::new(),
+            store_config: orch::SeaStoreConfig::default(),
         }
     }
 
@@ -70,7 +73,15 @@ impl SeaBackend {
             worker_bin,
             owned: false,
             admin: OnceCell::new(),
+            store_config: orch::SeaStoreConfig::default(),
         }
+    }
+
+    /// Opens the nodes' stores with `config` (the harness's helpers keep their own).
+    #[must_use]
+    pub fn with_store_config(mut self, config: orch::SeaStoreConfig) -> Self {
+        self.store_config = config;
+        self
     }
 
     /// The backend family.
@@ -190,7 +201,11 @@ impl SuiteBackend for SeaBackend {
     }
 
     async fn store(&self) -> Arc<dyn Store<Tx = dyn AnyConnection>> {
-        Arc::new(SeaStore::connect(self.url()).await.expect("open a store"))
+        Arc::new(
+            SeaStore::connect_with(self.url(), self.store_config.clone())
+                .await
+                .expect("open a store"),
+        )
     }
 
     async fn expire_lease(&self, id: CommandId) {

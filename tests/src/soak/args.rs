@@ -13,7 +13,7 @@ usage: orch-soak [--backend postgres|mysql | --url SERVER_URL] [--commands N] [-
                  [--pushers N] [--push-rate PER_SECOND] [--concurrency N] [--max-claim N]
                  [--lease-ttl-ms MS] [--lease-buffer-ms MS] [--heartbeat-ms MS]
                  [--reaper-ms MS] [--leader-ttl-ms MS] [--poll-ms MS] [--deadline-s S]
-                 [--keep-database] [--json]
+                 [--serialize-claims] [--keep-database] [--json]
        orch-soak engine DATABASE_URL LABEL SPEC_JSON   (started by the driver)";
 
 /// What the command line asks for.
@@ -92,6 +92,7 @@ impl Invocation {
                 "--deadline-s" => {
                     config.deadline = Duration::from_secs(number(&flag, &value()?)?);
                 }
+                "--serialize-claims" => config.engine.serialize_claims = true,
                 "--keep-database" => config.keep_database = true,
                 "--json" => json = true,
                 other => return Err(format!("unknown flag {other:?}")),

@@ -77,6 +77,9 @@ pub struct EngineSpec {
     pub concurrency: usize,
     /// Most commands claimed per round trip.
     pub max_claim: u32,
+    /// Claims take turns (`SeaStoreConfig::serialize_claims`).
+    #[serde(default)]
+    pub serialize_claims: bool,
 }
 
 /// One soak run.
@@ -131,6 +134,7 @@ impl SoakConfig {
                 timings: Timings::default(),
                 concurrency: 32,
                 max_claim: 32,
+                serialize_claims: false,
             },
             deadline: Duration::from_secs(1800),
             engine_bin: engine_bin.into(),

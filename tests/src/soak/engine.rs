@@ -24,7 +24,9 @@ pub async fn serve_engine(
     spec: EngineSpec,
 ) -> Result<(), Box<dyn std::error::Error>> {
     // The database belongs to the driver: attached, never dropped here.
-    let harness = Harness::new(SeaBackend::attach(url, ""));
+    let harness = Harness::new(SeaBackend::attach(url, "").with_store_config(
+        orch::SeaStoreConfig::default().with_serialize_claims(spec.serialize_claims),
+    ));
     let log = ExecutionLog::open(url, label).await?;
     let timings = spec.timings;
     let node = harness

@@ -49,4 +49,4 @@ pub use feeder::{Feed, push_commands};
 pub use fleet::{Fleet, FleetLog, Kill};
 pub use recovery::Recovery;
 pub use report::{Report, TimingsMs};
-pub use small::{SMALL_SOAK_COMMANDS, small_soak_passes};
+pub use small::{SMALL_SOAK_COMMANDS, small_soak_passes, small_soak_taking_turns_passes};

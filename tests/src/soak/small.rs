@@ -15,7 +15,19 @@ pub const SMALL_SOAK_COMMANDS: u64 = 2_500;
 /// every duplicate followed an attempt whose result was never recorded, and the chaos
 /// really happened.
 pub async fn small_soak_passes(kind: BackendKind, soak_bin: &str) {
+    small_soak(kind, soak_bin, false).await;
+}
+
+/// [`small_soak_passes`] with the engines' claims taking turns
+/// (`SeaStoreConfig::serialize_claims`): engines killed and connections cut while a claim
+/// holds the turn must hold up no one for long, and lose nothing.
+pub async fn small_soak_taking_turns_passes(kind: BackendKind, soak_bin: &str) {
+    small_soak(kind, soak_bin, true).await;
+}
+
+async fn small_soak(kind: BackendKind, soak_bin: &str, turns: bool) {
     let mut config = SoakConfig::new(server_url(kind), soak_bin);
+    config.engine.serialize_claims = turns;
     config.commands = SMALL_SOAK_COMMANDS;
     config.kill_every = Duration::from_secs(2);
     config.cut_every = Some(Duration::from_secs(3));
