@@ -31,13 +31,15 @@ pub(crate) enum Pool {
     Claims,
 }
 
-/// A pooled connection idle this long is pinged before it is handed out, and replaced if
-/// the ping fails (the server restarted, or a proxy dropped it meanwhile). A connection in
-/// use more often is handed out as it is: a ping is a round trip, and on every checkout it
-/// made each claim and each finish two round trips. A hot connection that died fails its
-/// next statement instead, which the engine retries on another connection as it retries
-/// any connection error.
-const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+/// A claims-pool connection idle this long is tested (pinged) before it is handed out, and
+/// replaced if the server dropped it. One in steady use is handed out as it is: a ping is a
+/// round trip, and before every claim it cost a drain at the defaults about a tenth. A
+/// claim that meets a dead connection fails, and the engine claims again a moment later on
+/// another (see the producer's first error pause). The main pool keeps sqlx's test on every
+/// checkout: the application's statements and the engine's finishes go through it, and
+/// after the server dropped its connections (a restart, connections killed) none of them
+/// fails for it.
+const CLAIMS_PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Connections of the claims pool: one engine claims one batch at a time.
 pub(crate) const CLAIM_CONNECTIONS: u32 = 4;
@@ -114,8 +116,10 @@ pub(crate) async fn open(
         .max_connections(max)
         .min_connections(if memory { 1 } else { 0 })
         .acquire_timeout(config.acquire_timeout)
-        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false);
+    if purpose == Pool::Claims {
+        options.test_before_acquire_if_idle_for(CLAIMS_PING_AFTER_IDLE);
+    }
     if memory {
         // Every connection to `:memory:` is a different database: keep the one forever.
         options.idle_timeout(None).max_lifetime(None);

@@ -21,6 +21,14 @@ use crate::store::{ClaimParams, Finish, FinishOutcome};
 /// [`Producer::fill_up`]).
 const FILL_UP_WAIT: Duration = Duration::from_millis(2);
 
+/// Pause after a failed claim, doubling up to [`LAST_ERROR_PAUSE`] while claims keep
+/// failing. Short at first: a claim that met a connection the server had dropped (the claims
+/// pool does not test a connection in steady use before handing it out) fails once, and the
+/// next, on another connection, succeeds.
+const FIRST_ERROR_PAUSE: Duration = Duration::from_millis(10);
+/// Longest pause between failing claims (the database is away).
+const LAST_ERROR_PAUSE: Duration = Duration::from_secs(5);
+
 pub(crate) struct Producer<Tx: ?Sized + 'static> {
     pub(crate) shared: Arc<Shared<Tx>>,
     /// Handlers running at once.
@@ -51,7 +59,7 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
             .map(str::to_owned)
             .collect();
         names.sort();
-        let mut error_pause = Duration::from_millis(100);
+        let mut error_pause = FIRST_ERROR_PAUSE;
         let mut seen_pushes = 0;
         let mut look_again = [].iter();
         let mut last_full = false;
@@ -93,7 +101,7 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
             let claimed_at = Instant::now();
             let claimed = match self.shared.commands().claim(&params).await {
                 Ok(claimed) => {
-                    error_pause = Duration::from_millis(100);
+                    error_pause = FIRST_ERROR_PAUSE;
                     claimed
                 }
                 Err(error) => {
@@ -102,7 +110,7 @@ impl<Tx: ?Sized + 'static> Producer<Tx> {
                         () = stop.cancelled() => break,
                         () = tokio::time::sleep(error_pause) => {}
                     }
-                    error_pause = (error_pause * 2).min(Duration::from_secs(5));
+                    error_pause = (error_pause * 2).min(LAST_ERROR_PAUSE);
                     continue;
                 }
             };

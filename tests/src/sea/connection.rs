@@ -122,11 +122,11 @@ pub async fn database_goes_away_mid_run(h: &Harness<SeaBackend>) {
     }
 }
 
-/// Connections that sat idle in the pool are checked before they are handed out: after the
-/// server killed every connection of an engine at rest (a restart, a proxy's idle limit),
-/// the application's next push and read succeed at the first try, on a fresh connection.
-/// (Connections in constant use are not checked: a claim or finish meeting a dead one fails
-/// and is retried, see `database_goes_away_mid_run`.)
+/// Pooled connections are checked before they are handed out: after the server killed
+/// every connection of an engine at rest (a restart, a proxy's idle limit), the
+/// application's next push and read succeed at the first try, on a fresh connection. (The
+/// claims pool checks only connections idle for a second: a claim meeting a dead one fails
+/// and is retried at once, see `database_goes_away_mid_run`.)
 pub async fn idle_connections_killed_cost_no_push(h: &Harness<SeaBackend>) {
     let orch = h
         .builder()
