@@ -14,7 +14,7 @@
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use orch::prelude::*;
 use orch_tests::BackendKind;
@@ -23,7 +23,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::args::Args;
-use crate::measure::{WHILE_PENDING, builder, fill, next_look, on_fresh, rate};
+use crate::measure::{builder, fill, on_fresh, rate, until_drained};
 use crate::ready::{POOL, open_claims_pool, open_pool, settle};
 use crate::workload::Noop;
 
@@ -177,17 +177,7 @@ async fn drain_by(url: &str, processes: usize, plan: Plan) -> Result<(f64, Vec<u
     for child in &mut children {
         child.go().await?;
     }
-    let mut pause = WHILE_PENDING;
-    loop {
-        tokio::time::sleep(pause).await;
-        match next_look(&client).await? {
-            Some(next) => pause = next,
-            None => break,
-        }
-        if started.elapsed() > Duration::from_secs(1800) {
-            return Err("drain did not finish within 30 minutes".into());
-        }
-    }
+    until_drained(&client, started, || {}).await?;
     let per_s = rate(plan.commands, started);
     let mut split = Vec::new();
     for child in children {

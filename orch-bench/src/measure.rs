@@ -273,18 +273,7 @@ async fn drain(
         async move { engine.run(stop).await }
     });
     let mut peak = rss_mib();
-    let mut pause = WHILE_PENDING;
-    loop {
-        tokio::time::sleep(pause).await;
-        peak = peak.max(rss_mib());
-        match next_look(client).await? {
-            Some(next) => pause = next,
-            None => break,
-        }
-        if started.elapsed() > Duration::from_secs(1800) {
-            return Err("drain did not finish within 30 minutes".into());
-        }
-    }
+    until_drained(client, started, || peak = peak.max(rss_mib())).await?;
     let per_s = rate(n, started);
     stop.cancel();
     task.await??;
@@ -366,13 +355,34 @@ pub(crate) fn percentiles(sorted_us: &[u64]) -> Percentiles {
     }
 }
 
+/// Waits until no command of `client`'s table is pending or running, calling `each_look`
+/// after every pause; an error once the drain started at `started` has run 30 minutes.
+pub(crate) async fn until_drained(
+    client: &Orch,
+    started: Instant,
+    mut each_look: impl FnMut(),
+) -> Result<(), BoxError> {
+    let mut pause = WHILE_PENDING;
+    loop {
+        tokio::time::sleep(pause).await;
+        each_look();
+        match next_look(client).await? {
+            Some(next) => pause = next,
+            None => return Ok(()),
+        }
+        if started.elapsed() > Duration::from_secs(1800) {
+            return Err("drain did not finish within 30 minutes".into());
+        }
+    }
+}
+
 /// How long a drain's watcher waits before it looks again: [`WHILE_PENDING`] while any
 /// command is pending, [`WHILE_RUNNING`] once the last are running, `None` once none is
 /// either. Two probes that stop at the first row found, so looking costs the database next
 /// to nothing (counting a backlog of 100,000 rows cost PostgreSQL 15–60 ms per poll, a
 /// quarter of a core beside the drain); looking often only at the end times a drain of a
 /// second to within a few milliseconds rather than to within one 50 ms poll.
-pub(crate) async fn next_look(client: &Orch) -> Result<Option<Duration>, BoxError> {
+async fn next_look(client: &Orch) -> Result<Option<Duration>, BoxError> {
     let db = client.store().connection();
     let t = client.store().commands_table();
     let sql = format!(
@@ -394,7 +404,7 @@ pub(crate) async fn next_look(client: &Orch) -> Result<Option<Duration>, BoxErro
 }
 
 /// A drain watcher's pause while commands are pending.
-pub(crate) const WHILE_PENDING: Duration = Duration::from_millis(50);
+const WHILE_PENDING: Duration = Duration::from_millis(50);
 /// A drain watcher's pause once every command left is running.
 const WHILE_RUNNING: Duration = Duration::from_millis(2);
 

@@ -7,41 +7,27 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement};
 use crate::backend::Backend;
 use crate::error::db_error;
 
-/// PostgreSQL: the plan of `statement` as a prepared statement runs it under its generic plan
-/// (as the claims pool's sessions run the claim, `plan_cache_mode = force_generic_plan`):
-/// planned without its values, which `EXPLAIN` of the statement itself would plan with.
-/// The statement is prepared under a name of its own, explained as `EXPLAIN (ANALYZE,
-/// BUFFERS, FORMAT JSON) EXECUTE` of that name with its values written in as literals (a
-/// utility statement binds no parameters), and deallocated; `txn`, in
-/// which the caller set the settings the statement runs with, is then rolled back. If the
-/// statement fails, its prepared form stays in the session until the connection closes.
+/// PostgreSQL: the plan of a statement as a prepared statement runs it under its generic
+/// plan (as the claims pool's sessions run the claim, `plan_cache_mode =
+/// force_generic_plan`, which the caller sets in `txn`): planned without its values, which
+/// `EXPLAIN` of the statement itself would plan with. `text` (with its placeholders) is
+/// prepared under a name of its own, explained as `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
+/// EXECUTE` of that name with `arguments` (its values as literals, see
+/// `Sql::into_prepared_parts`: a utility statement binds no parameters), and deallocated;
+/// `txn` is then rolled back. If the statement fails, its prepared form stays in the
+/// session until the connection closes.
 #[cfg(feature = "postgres")]
 pub(crate) async fn generic_plan(
     txn: DatabaseTransaction,
-    statement: Statement,
+    (text, arguments): (String, String),
     what: &str,
 ) -> Result<String, StoreError> {
     let name = format!("orch_explain_{}", uuid::Uuid::new_v4().simple());
-    let values = statement.values.map(|v| v.0).unwrap_or_default();
-    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+    txn.execute_unprepared(&format!("PREPARE {name} AS {text}"))
         .await
         .map_err(|e| db_error(what, e))?;
-    txn.execute_unprepared(&format!("PREPARE {name} AS {}", statement.sql))
-        .await
-        .map_err(|e| db_error(what, e))?;
-    let arguments = values
-        .iter()
-        .map(crate::sql::literal)
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            db_error(
-                what,
-                sea_orm::DbErr::Custom("a value with no literal form".into()),
-            )
-        })?
-        .join(", ");
     let explain = Statement::from_string(
-        statement.db_backend,
+        sea_orm::DbBackend::Postgres,
         format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE {name}({arguments})"),
     );
     let row = txn

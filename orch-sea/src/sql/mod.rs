@@ -163,7 +163,7 @@ impl Sql {
 
 /// A PostgreSQL literal of `value` (see [`Sql::into_literal_text`]).
 #[cfg(feature = "postgres")]
-pub(crate) fn literal(value: &Value) -> Option<String> {
+fn literal(value: &Value) -> Option<String> {
     Some(match value {
         Value::BigInt(Some(v)) => v.to_string(),
         Value::Int(Some(v)) => v.to_string(),

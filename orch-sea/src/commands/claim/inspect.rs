@@ -28,15 +28,18 @@ impl SeaStore {
         if i.backend == Backend::MySql {
             return Ok(None);
         }
-        let claim = returning_statement(i.backend, &i.tables, params).build();
+        let claim = returning_statement(i.backend, &i.tables, params);
         let txn = begin(&i.db, i.backend).await?;
         #[cfg(feature = "postgres")]
         if i.backend == Backend::Postgres {
-            return crate::commands::explain::generic_plan(txn, claim, WHAT)
+            let parts = claim
+                .into_prepared_parts()
+                .ok_or_else(super::nul_in_claim)?;
+            return crate::commands::explain::generic_plan(txn, parts, WHAT)
                 .await
                 .map(Some);
         }
-        crate::commands::explain::plan(txn, i.backend, claim, WHAT).await
+        crate::commands::explain::plan(txn, i.backend, claim.build(), WHAT).await
     }
 
     /// For tests, not applications: runs a claim exactly as the engine's does (same

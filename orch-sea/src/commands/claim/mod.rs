@@ -123,20 +123,13 @@ async fn serialized_claim(
             turn_key(&tables.commands)
         );
         let claim = returning_statement(Backend::Postgres, tables, params);
-        let nul = || {
-            StoreError::new(
-                orch_core::store::StoreErrorKind::Query,
-                WHAT,
-                Some("a claim's name or target holds a NUL character".into()),
-            )
-        };
         let ran = if claims.is_some() {
-            let (text, arguments) = claim.into_prepared_parts().ok_or_else(nul)?;
+            let (text, arguments) = claim.into_prepared_parts().ok_or_else(nul_in_claim)?;
             prepared_in_turn(pool, &turn, &text, &arguments).await
         } else {
             // The main pool's sessions are the application's too: no statement of orch's
             // is left prepared in them, and the planner settings hold for this transaction.
-            let text = claim.into_literal_text().ok_or_else(nul)?;
+            let text = claim.into_literal_text().ok_or_else(nul_in_claim)?;
             let mut statements = planner_settings();
             statements.extend([turn, text]);
             sqlx::raw_sql(AssertSqlSafe(statements.join("; ")))
@@ -193,6 +186,17 @@ async fn prepared_in_turn(
         }
         ran => ran,
     }
+}
+
+/// The error of a claim whose values cannot be written as literals: a name or target holding
+/// a NUL (no PostgreSQL text can).
+#[cfg(feature = "postgres")]
+fn nul_in_claim() -> StoreError {
+    StoreError::new(
+        orch_core::store::StoreErrorKind::Query,
+        WHAT,
+        Some("a claim's name or target holds a NUL character".into()),
+    )
 }
 
 /// FNV-1a, 64 bits: the same in every process.
