@@ -21,6 +21,7 @@ pub mod serialized_claims;
 pub mod timeouts;
 pub mod transactions;
 pub mod unreadable;
+pub mod write_turns;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -59,7 +59,10 @@ pub(crate) async fn claim(
             claim_in(claims, backend, tables, params).await
         }
         claims if backend == Backend::MySql => mysql_claim(claims, db, tables, params, turns).await,
-        _ => claim_once(db, backend, tables, params).await,
+        _ => {
+            let _turn = store.sqlite_write_turn().await;
+            claim_once(db, backend, tables, params).await
+        }
     };
     if let Ok(decoded) = &result {
         unreadable::record_dead(store, &decoded.unreadable, Fence::Lease).await;

@@ -125,6 +125,7 @@ pub(crate) async fn finish(
         return Ok(Vec::new());
     }
     let (db, backend, tables) = (&store.db, store.backend, &store.tables);
+    let _turn = store.sqlite_write_turn().await;
     let rows: Vec<Row> = batch.iter().map(|f| Row::of(f, fence)).collect();
     let delete = deletes(store, &rows);
     let needs_more = batch
