@@ -37,6 +37,7 @@ pub(crate) fn migrations(b: Backend, t: &Tables) -> Vec<Migration> {
         create_owed_follow_ups(b, t),
         index_pending_names(b, t),
         partial_key_indexes(b, t),
+        command_claims_turn(b, t),
     ]
 }
 
@@ -518,6 +519,30 @@ fn partial_key_indexes(b: Backend, t: &Tables) -> Migration {
         version: 10,
         name: "partial_key_indexes",
         statements,
+    }
+}
+
+/// Version 11: the locks-table row command claims lock when they take turns
+/// (`SeaStoreConfig::serialize_claims` on MySQL/MariaDB, see `turn.rs`), inserted here as
+/// the outbox claims' row is by version 5. Inserted by the first claim that needed it
+/// before, several processes starting at once on a fresh database each inserted it in its
+/// first turn, and MariaDB chose deadlock victims among them (each then retried, but an
+/// engine's first claim failed). An existing row (inserted by an earlier version's first
+/// turn) is kept.
+fn command_claims_turn(b: Backend, t: &Tables) -> Migration {
+    let (insert, tail) = match b {
+        Backend::Postgres => ("INSERT INTO", " ON CONFLICT (name) DO NOTHING"),
+        Backend::MySql => ("INSERT IGNORE INTO", ""),
+        Backend::Sqlite => ("INSERT OR IGNORE INTO", ""),
+    };
+    Migration {
+        version: 11,
+        name: "command_claims_turn",
+        statements: vec![format!(
+            "{insert} {} (name, token) VALUES ('{}', 0){tail}",
+            t.locks,
+            crate::turn::COMMAND_CLAIMS
+        )],
     }
 }
 

@@ -144,6 +144,7 @@ macro_rules! sea_suite {
             delete_succeeded::deleting_keeps_the_fences,
             serialized_claims::engines_taking_turns_run_each_command_once,
             serialized_claims::a_hostile_instance_key_stays_a_value_in_turns,
+            serialized_claims::first_turns_taken_at_once_all_succeed,
             write_turns::claims_and_finishes_of_one_store_take_turns,
         );
     };

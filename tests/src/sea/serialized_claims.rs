@@ -265,3 +265,43 @@ pub async fn a_hostile_instance_key_stays_a_value_in_turns(h: &Harness<SeaBacken
         assert_eq!(h.count(CommandStatus::Succeeded).await, round);
     }
 }
+
+/// Engines starting at once on a fresh database, each claiming in its turn at once: every
+/// first claim succeeds. The turn's row is the schema's (migration 11), so no first turn
+/// inserts it: MariaDB chose deadlock victims among first turns that each inserted the row,
+/// and the victims' claims failed.
+pub async fn first_turns_taken_at_once_all_succeed(h: &Harness<SeaBackend>) {
+    let admin = h.backend().orch_builder().build().await.expect("migrate");
+    drop(admin);
+    let row = h
+        .backend()
+        .query_text(
+            "SELECT name FROM {locks} WHERE name = 'orch.commands.claim'",
+            vec![],
+        )
+        .await;
+    assert_eq!(row.len(), 1, "the turn's row is there before any claim");
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        let store = orch::internal::SeaStore::connect_with(
+            h.backend().url(),
+            SeaStoreConfig::default().with_serialize_claims(true),
+        )
+        .await
+        .expect("a store whose claims take turns");
+        stores.push(std::sync::Arc::new(store));
+    }
+    let claims = stores.iter().map(|store| {
+        let store = store.clone();
+        async move {
+            use orch::internal::store::Store;
+            store
+                .commands()
+                .claim(&super::claim_cost::params(&["echo"], &["default"], 10))
+                .await
+        }
+    });
+    for claimed in futures::future::join_all(claims).await {
+        assert!(claimed.expect("a first claim in its turn").is_empty());
+    }
+}
