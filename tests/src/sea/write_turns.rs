@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use orch::SeaStoreConfig;
 use orch::internal::SeaStore;
-use orch::internal::store::{Finish, FinishOutcome, Store};
+use orch::internal::store::Store;
 use orch::prelude::*;
 
 use super::SeaBackend;
 use super::claim_cost::{insert_pending, params};
+use super::finish_cost::successes;
 use crate::Harness;
 use crate::backend::SuiteBackend;
 use crate::backends::BackendKind;
@@ -56,17 +57,7 @@ pub async fn claims_and_finishes_of_one_store_take_turns(h: &Harness<SeaBackend>
                     if claimed.is_empty() {
                         return finished;
                     }
-                    let batch: Vec<Finish> = claimed
-                        .iter()
-                        .map(|c| Finish {
-                            id: c.id,
-                            lease: c.lease,
-                            outcome: FinishOutcome::Succeeded {
-                                output: "null".to_owned(),
-                            },
-                            follow_ups: Vec::new(),
-                        })
-                        .collect();
+                    let batch = successes(&claimed);
                     let applied = store
                         .commands()
                         .finish(&batch)
