@@ -26,7 +26,8 @@ pub(crate) async fn settle(client: &Orch) -> Result<(), BoxError> {
 
 /// Opens the store's claims pool before the clock starts, as [`open_pool`] opens the main
 /// one: the store opens it at its first claim, which an engine that has run for a while has
-/// long made. One claim of a name no row has, so it takes nothing.
+/// long made. One claim of a name no row has, so it takes nothing; a claim that fails (a
+/// transient error, a deadlock victim) is tried again a few times, as an engine would.
 pub(crate) async fn open_claims_pool(engine: &Orch) -> Result<(), BoxError> {
     use orch::internal::store::{ClaimParams, Store};
     let nothing = ClaimParams {
@@ -38,12 +39,26 @@ pub(crate) async fn open_claims_pool(engine: &Orch) -> Result<(), BoxError> {
         lease_ttl: Duration::from_secs(30),
         lease_buffer: Duration::from_secs(10),
     };
-    let claimed = engine.store().commands().claim(&nothing).await?;
+    let mut tries = 0;
+    let claimed = loop {
+        match engine.store().commands().claim(&nothing).await {
+            Ok(claimed) => break claimed,
+            Err(error) if tries < WARM_UP_TRIES => {
+                eprintln!("warm-up claim failed ({error}); trying again");
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
     if !claimed.is_empty() {
         return Err("a claim of a name no row has took rows".into());
     }
     Ok(())
 }
+
+/// Further tries of a failed warm-up claim.
+const WARM_UP_TRIES: u32 = 5;
 
 /// Connections in each child's pool, and those opened before a drain's clock starts.
 pub(crate) const POOL: u32 = 10;
