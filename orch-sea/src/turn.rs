@@ -18,11 +18,13 @@ use crate::tables::Tables;
 /// The locks-table row outbox claims lock, one claim at a time (inserted by migration 5).
 pub(crate) const OUTBOX_CLAIMS: &str = "orch.outbox.claim";
 
-/// The locks-table row command claims lock on MySQL/MariaDB with `serialize_claims`.
+/// The locks-table row command claims lock on MySQL/MariaDB with `serialize_claims`
+/// (inserted by migration 11).
 pub(crate) const COMMAND_CLAIMS: &str = "orch.commands.claim";
 
 /// Locks the row `turn` of the locks table for the rest of `txn`, inserting it first if it
-/// is missing (never created, or deleted by hand). `what` names the caller in errors.
+/// is missing (deleted by hand: the schema inserts both turns' rows). `what` names the
+/// caller in errors.
 pub(crate) async fn take(
     txn: &DatabaseTransaction,
     backend: Backend,
