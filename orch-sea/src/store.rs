@@ -74,6 +74,8 @@ pub(crate) struct Inner {
     /// SQLite: the engine's claims and finishes take turns at writing (see
     /// [`Inner::sqlite_write_turn`]).
     sqlite_writes: tokio::sync::Mutex<()>,
+    /// PostgreSQL: where the next claim of each set of pairs starts reading.
+    pub(crate) claim_marks: crate::commands::claim::ClaimMarks,
 }
 
 impl Inner {
@@ -164,6 +166,7 @@ impl SeaStore {
                 notifier: crate::notifier::Notifier::new(channel),
                 together: crate::commands::insert::together::Together::default(),
                 sqlite_writes: tokio::sync::Mutex::new(()),
+                claim_marks: crate::commands::claim::ClaimMarks::default(),
             }),
         };
         if store.inner.config.migrate {

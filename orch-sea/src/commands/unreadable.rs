@@ -49,6 +49,22 @@ pub(crate) struct Decoded {
     pub(crate) commands: Vec<ClaimedCommand>,
     /// The rows that do not, but whose id and lease are known.
     pub(crate) unreadable: Vec<Unreadable>,
+    /// PostgreSQL and SQLite claims: the earliest due time among the rows taken, readable
+    /// or not (see `claim/marks.rs`).
+    pub(crate) earliest_due: Option<i64>,
+}
+
+impl Decoded {
+    /// These rows and `more`'s, as one claim's.
+    pub(crate) fn and(mut self, more: Self) -> Self {
+        self.commands.extend(more.commands);
+        self.unreadable.extend(more.unreadable);
+        self.earliest_due = match (self.earliest_due, more.earliest_due) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
 }
 
 /// Decodes `rows` with `decode`, setting apart those that cannot be decoded with their

@@ -146,6 +146,10 @@ macro_rules! sea_suite {
             serialized_claims::a_hostile_instance_key_stays_a_value_in_turns,
             serialized_claims::first_turns_taken_at_once_all_succeed,
             write_turns::claims_and_finishes_of_one_store_take_turns,
+            claim_marks::a_row_behind_full_claims_is_claimed_by_a_sweep,
+            claim_marks::a_claim_short_of_its_limit_takes_rows_behind_the_last_at_once,
+            claim_marks::a_push_in_committed_late_starts_at_once,
+            claim_marks::an_overdue_push_starts_at_once,
         );
     };
 }

@@ -38,6 +38,18 @@ pub(super) fn params(names: &[&str], targets: &[&str], limit: u32) -> ClaimParam
 /// row, so a claim walking all pending rows in due order meets them first), in one
 /// statement.
 pub(super) async fn insert_pending(h: &Harness<SeaBackend>, name: &str, target: &str, n: u32) {
+    insert_pending_due(h, name, target, n, (0, 1)).await;
+}
+
+/// Inserts `n` pending rows of `name` for `target` as [`insert_pending`] does, the k-th
+/// (from 1) due at `first + k * step` microseconds, with `(first, step)` = `due`.
+pub(super) async fn insert_pending_due(
+    h: &Harness<SeaBackend>,
+    name: &str,
+    target: &str,
+    n: u32,
+    (first, step): (i64, i64),
+) {
     let id = match h.backend().kind() {
         BackendKind::Postgres => "gen_random_uuid()",
         BackendKind::MySql => "UNHEX(REPLACE(UUID(), '-', ''))",
@@ -50,7 +62,7 @@ pub(super) async fn insert_pending(h: &Harness<SeaBackend>, name: &str, target: 
                 "INSERT INTO {{commands}} (id, name, target, status, input, attempts, max_attempts, timeout_ms, run_at, created_at) \
                  WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 9), \
                  g(n) AS (SELECT a.n + 10 * b.n + 100 * c.n + 1000 * e.n + 1 FROM d a CROSS JOIN d b CROSS JOIN d c CROSS JOIN d e) \
-                 SELECT {id}, {{p1}}, {{p2}}, 'pending', '{{}}', 0, 1, 60000, n, n FROM g WHERE n <= {n}"
+                 SELECT {id}, {{p1}}, {{p2}}, 'pending', '{{}}', 0, 1, 60000, {first} + n * {step}, n FROM g WHERE n <= {n}"
             ),
             vec![name.into(), target.into()],
         )

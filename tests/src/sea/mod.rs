@@ -4,6 +4,7 @@
 //! the server).
 
 pub mod claim_cost;
+pub mod claim_marks;
 pub mod connection;
 pub mod cron;
 pub mod delete_succeeded;

@@ -28,7 +28,7 @@ impl SeaStore {
         if i.backend == Backend::MySql {
             return Ok(None);
         }
-        let claim = returning_statement(i.backend, &i.tables, params);
+        let claim = returning_statement(i.backend, &i.tables, params, i64::MIN);
         let txn = begin(&i.db, i.backend).await?;
         #[cfg(feature = "postgres")]
         if i.backend == Backend::Postgres {
@@ -54,7 +54,7 @@ impl SeaStore {
     ) -> Result<(DatabaseTransaction, Vec<ClaimedCommand>), StoreError> {
         let i = self.inner();
         let txn = begin(&i.db, i.backend).await?;
-        let claimed = claim_in(&txn, i.backend, &i.tables, params).await?;
+        let claimed = claim_in(&txn, i.backend, &i.tables, params, i64::MIN).await?;
         // Rows that cannot be decoded are left out (only a committed claim records them).
         Ok((txn, claimed.commands))
     }

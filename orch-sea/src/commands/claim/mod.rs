@@ -37,7 +37,10 @@ use crate::tables::Tables;
 
 mod due;
 mod inspect;
+mod marks;
 mod mysql;
+
+pub(crate) use marks::ClaimMarks;
 
 const WHAT: &str = "claim due commands";
 /// Tries at releasing an ambiguous claim: more than a pool's worth of dead connections.
@@ -48,22 +51,38 @@ pub(crate) async fn claim(
     params: &ClaimParams,
 ) -> Result<Vec<ClaimedCommand>, StoreError> {
     let (db, backend, tables) = (&store.db, store.backend, &store.tables);
-    let turns = store.config.serialize_claims;
-    let result = match store.claims_pool().await {
-        // Claims take turns: the turn and the claim in one simple query.
-        claims if backend == Backend::Postgres && turns => {
-            serialized_claim(claims, db, tables, params).await
+    // PostgreSQL reads each range from the claims' mark while a backlog drains (see
+    // `marks.rs`).
+    let mut start = (backend == Backend::Postgres).then(|| store.claim_marks.start(params));
+    let from = start.as_ref().map_or(i64::MIN, |start| start.from);
+    let mut result = claim_from(store, params, from).await;
+    if let (Some(start), Ok(first)) = (start.as_mut(), &result) {
+        let taken = first.commands.len() + first.unreadable.len();
+        let short = u32::try_from(taken).map_or(0, |taken| params.limit.saturating_sub(taken));
+        if start.reads_from_mark() && short > 0 {
+            // Short from the mark: rows due behind it may be waiting. Read every range now
+            // for the rest, under the same lease token.
+            start.sweep_now();
+            let rest = ClaimParams {
+                limit: short,
+                ..params.clone()
+            };
+            result = match (result, claim_from(store, &rest, i64::MIN).await) {
+                (Ok(first), Ok(more)) => Ok(first.and(more)),
+                (_, Err(error)) | (Err(error), _) => Err(error),
+            };
         }
-        // One autocommitted statement on a connection already set up for claims.
-        Some(claims) if backend == Backend::Postgres => {
-            claim_in(claims, backend, tables, params).await
+    }
+    if let Some(start) = start {
+        match &result {
+            Ok(decoded) => {
+                let taken = decoded.commands.len() + decoded.unreadable.len();
+                let full = u32::try_from(taken).is_ok_and(|taken| taken >= params.limit);
+                store.claim_marks.record(start, full, decoded.earliest_due);
+            }
+            Err(_) => store.claim_marks.forget(start),
         }
-        claims if backend == Backend::MySql => mysql_claim(claims, db, tables, params, turns).await,
-        _ => {
-            let _turn = store.sqlite_write_turn().await;
-            claim_once(db, backend, tables, params).await
-        }
-    };
+    }
     if let Ok(decoded) = &result {
         unreadable::record_dead(store, &decoded.unreadable, Fence::Lease).await;
     }
@@ -86,6 +105,28 @@ pub(crate) async fn claim(
     result.map(|decoded| decoded.commands)
 }
 
+/// One claim statement (or transaction) of `params`, by backend; PostgreSQL reads each
+/// range from the due time `from`.
+async fn claim_from(store: &Inner, params: &ClaimParams, from: i64) -> Result<Decoded, StoreError> {
+    let (db, backend, tables) = (&store.db, store.backend, &store.tables);
+    let turns = store.config.serialize_claims;
+    match store.claims_pool().await {
+        // Claims take turns: the turn and the claim in one simple query.
+        claims if backend == Backend::Postgres && turns => {
+            serialized_claim(claims, db, tables, params, from).await
+        }
+        // One autocommitted statement on a connection already set up for claims.
+        Some(claims) if backend == Backend::Postgres => {
+            claim_in(claims, backend, tables, params, from).await
+        }
+        claims if backend == Backend::MySql => mysql_claim(claims, db, tables, params, turns).await,
+        _ => {
+            let _turn = store.sqlite_write_turn().await;
+            claim_once(db, backend, tables, params, from).await
+        }
+    }
+}
+
 /// A PostgreSQL claim in its turn (`SeaStoreConfig::serialize_claims`), in one round trip:
 /// one simple query (an implicit transaction) whose statements set the claim's planner
 /// settings, take a transaction-scoped advisory lock keyed on the commands table (the
@@ -103,6 +144,7 @@ async fn serialized_claim(
     db: &DatabaseConnection,
     tables: &Tables,
     params: &ClaimParams,
+    from: i64,
 ) -> Result<Decoded, StoreError> {
     #[cfg(feature = "postgres")]
     {
@@ -125,7 +167,7 @@ async fn serialized_claim(
             "SELECT pg_advisory_xact_lock({})::text",
             turn_key(&tables.commands)
         );
-        let claim = returning_statement(Backend::Postgres, tables, params);
+        let claim = returning_statement(Backend::Postgres, tables, params, from);
         let ran = if claims.is_some() {
             let (text, arguments) = claim.into_prepared_parts().ok_or_else(nul_in_claim)?;
             prepared_in_turn(pool, &turn, &text, &arguments).await
@@ -147,11 +189,13 @@ async fn serialized_claim(
             .filter(|row| row.len() == CLAIMED_COLUMNS)
             .map(QueryResult::from)
             .collect();
-        Ok(read_all_claimed(&claimed, params.token, 0))
+        let mut decoded = read_all_claimed(&claimed, params.token, 0);
+        decoded.earliest_due = earliest_due(&claimed);
+        Ok(decoded)
     }
     #[cfg(not(feature = "postgres"))]
     {
-        let _ = (claims, db, tables, params);
+        let _ = (claims, db, tables, params, from);
         unreachable!("a PostgreSQL store without the postgres feature")
     }
 }
@@ -210,9 +254,9 @@ fn fnv1a(text: &str) -> u64 {
     })
 }
 
-/// Columns a claim returns: id, name, input, attempts, max_attempts, timeout_ms.
+/// Columns a claim returns: id, name, input, attempts, max_attempts, timeout_ms, run_at.
 #[cfg(feature = "postgres")]
-const CLAIMED_COLUMNS: usize = 6;
+const CLAIMED_COLUMNS: usize = 7;
 
 /// The advisory lock key of claims on `table`: a hash of its name (FNV-1a, 64 bits), the
 /// same in every process, distinct per table prefix.
@@ -249,7 +293,7 @@ async fn mysql_claim(
         )
         .await?;
     }
-    commit_claim(txn, Backend::MySql, tables, params).await
+    commit_claim(txn, Backend::MySql, tables, params, i64::MIN).await
 }
 
 /// How long a MySQL/MariaDB claim's transaction may sit idle in its turn before the server
@@ -281,9 +325,10 @@ async fn claim_once(
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,
+    from: i64,
 ) -> Result<Decoded, StoreError> {
     let txn = begin(db, backend).await?;
-    commit_claim(txn, backend, tables, params).await
+    commit_claim(txn, backend, tables, params, from).await
 }
 
 /// Claims in `txn` and commits it.
@@ -292,8 +337,9 @@ async fn commit_claim(
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,
+    from: i64,
 ) -> Result<Decoded, StoreError> {
-    let claimed = claim_in(&txn, backend, tables, params).await?;
+    let claimed = claim_in(&txn, backend, tables, params, from).await?;
     txn.commit().await.map_err(|e| db_error(WHAT, e))?;
     Ok(claimed)
 }
@@ -332,19 +378,23 @@ fn planner_settings() -> Vec<String> {
 }
 
 /// Claims through `txn`: a transaction from [`begin`], or on PostgreSQL a connection of the
-/// claims pool (whose statement commits on its own).
+/// claims pool (whose statement commits on its own). PostgreSQL reads each pair's range
+/// from the due time `from` (see `marks.rs`); `i64::MIN` reads it whole.
 async fn claim_in<C: ConnectionTrait>(
     txn: &C,
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,
+    from: i64,
 ) -> Result<Decoded, StoreError> {
     if params.names.is_empty() || params.targets.is_empty() || params.limit == 0 {
         return Ok(Decoded::default());
     }
     match backend {
         Backend::MySql => mysql::claim(txn, tables, params).await,
-        Backend::Postgres | Backend::Sqlite => claim_returning(txn, backend, tables, params).await,
+        Backend::Postgres | Backend::Sqlite => {
+            claim_returning(txn, backend, tables, params, from).await
+        }
     }
 }
 
@@ -368,8 +418,9 @@ pub(super) fn lease_expiry(
         .push(") * 1000");
 }
 
-/// The PostgreSQL and SQLite claim statement.
-fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) -> Sql {
+/// The PostgreSQL and SQLite claim statement; on PostgreSQL each pair's range starts at the
+/// due time `from` (see `marks.rs`).
+fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams, from: i64) -> Sql {
     let t = &tables.commands;
     let pairs = due::pairs(params);
     let mut sql = Sql::new(backend);
@@ -390,7 +441,9 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
                 due::PENDING_BY_STATUS,
                 pair,
             );
-            sql.push(" ORDER BY run_at, id)");
+            sql.push(" AND run_at >= ")
+                .bind(from)
+                .push(" ORDER BY run_at, id)");
         });
         sql.push(") d CROSS JOIN LATERAL (SELECT ctid AS row_ref FROM ")
             .push(t)
@@ -411,7 +464,7 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
         .push(", lease_expires_at = ");
     lease_expiry(&mut sql, backend, params, None);
     if backend == Backend::Postgres {
-        sql.push(" FROM due WHERE c.ctid = due.row_ref RETURNING c.id, c.name, c.input, c.attempts, c.max_attempts, c.timeout_ms");
+        sql.push(" FROM due WHERE c.ctid = due.row_ref RETURNING c.id, c.name, c.input, c.attempts, c.max_attempts, c.timeout_ms, c.run_at");
     } else {
         // SQLite merges the pairs' index ranges (`MERGE (UNION ALL)`) and stops at `limit`.
         sql.push(" WHERE id IN (SELECT id FROM (");
@@ -420,7 +473,7 @@ fn returning_statement(backend: Backend, tables: &Tables, params: &ClaimParams) 
         });
         sql.push(" ORDER BY run_at, id LIMIT ")
             .bind(i64::from(params.limit))
-            .push(")) RETURNING id, name, input, attempts, max_attempts, timeout_ms");
+            .push(")) RETURNING id, name, input, attempts, max_attempts, timeout_ms, run_at");
     }
     sql
 }
@@ -430,13 +483,26 @@ async fn claim_returning<C: ConnectionTrait>(
     backend: Backend,
     tables: &Tables,
     params: &ClaimParams,
+    from: i64,
 ) -> Result<Decoded, StoreError> {
     let rows = conn
-        .query_all_raw(returning_statement(backend, tables, params).build())
+        .query_all_raw(returning_statement(backend, tables, params, from).build())
         .await
         .map_err(|e| db_error(WHAT, e))?;
-    Ok(read_all_claimed(&rows, params.token, 0))
+    let mut decoded = read_all_claimed(&rows, params.token, 0);
+    decoded.earliest_due = earliest_due(&rows);
+    Ok(decoded)
 }
+
+/// The earliest due time among a claim's rows (the last column of each), readable or not.
+fn earliest_due(rows: &[QueryResult]) -> Option<i64> {
+    rows.iter()
+        .filter_map(|row| col::<i64>(row, CLAIMED_DUE_COLUMN, WHAT).ok())
+        .min()
+}
+
+/// The column of a claimed row that holds its due time (PostgreSQL and SQLite).
+const CLAIMED_DUE_COLUMN: usize = 6;
 
 /// Reads a claim's rows with [`read_claimed`], setting apart those that cannot be decoded
 /// with their id, this claim's lease and (if it can be read) their attempt number.
