@@ -29,6 +29,10 @@ pub trait CommandStore<Tx: ?Sized>: Send + Sync {
     ) -> StoreFuture<'a, Vec<Pushed>>;
 
     /// Claims up to `params.limit` due commands under a new lease, oldest `run_at` first.
+    /// While claims of the same names and targets come back full (a backlog), a store may
+    /// pass over a row committed after it became due behind the rows its last claim took,
+    /// for at most about a second (orch-sea on PostgreSQL does, to skip the index entries
+    /// of rows claimed before); a claim that comes back short has taken such rows too.
     ///
     /// A claimed row the store cannot decode (text that is not valid UTF-8, a value of the
     /// wrong type) never fails the claim: it is recorded dead at once, fenced on its id and

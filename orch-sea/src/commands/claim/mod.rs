@@ -5,7 +5,9 @@
 //!   `Merge Append` and locks each row it reaches (`FOR UPDATE SKIP LOCKED`, by `ctid`) until
 //!   it holds `limit`, then `UPDATE … RETURNING` stamps them. With
 //!   `SeaStoreConfig::serialize_claims`, claims take turns: the statement runs after an
-//!   advisory lock, in the same round trip (see [`serialized_claim`]).
+//!   advisory lock, in the same round trip (see [`serialized_claim`]). While claims come
+//!   back full, each range is read from a little before where the last claim's rows began,
+//!   past the entries PostgreSQL keeps for rows claimed before (see `marks.rs`).
 //! - MySQL/MariaDB: a short `READ COMMITTED` transaction (no gap locks): one statement
 //!   picks the rows with a plain read of the served pairs' index ranges and locks, by
 //!   primary key, those still free (and only those), then a fenced `UPDATE` stamps them
