@@ -14,16 +14,15 @@ use orch::internal::SeaStore;
 use orch::internal::store::{ClaimParams, ClaimedCommand, Store};
 use orch::prelude::*;
 use sea_orm::TransactionTrait;
-use tokio_util::sync::CancellationToken;
 
 use super::SeaBackend;
 use super::claim_cost::{insert_pending_due, oldest, params};
 use super::finish_cost::successes;
+use super::transactions::slow_polling_engine;
 use crate::Harness;
 use crate::backend::SuiteBackend;
 use crate::backends::BackendKind;
-use crate::commands::{EchoCommand, EchoHandler};
-use crate::conformance::ledger;
+use crate::commands::EchoCommand;
 use crate::wait::wait_for_status;
 
 /// Rows of the backlog the late row comes into.
@@ -39,8 +38,6 @@ const LATE_DUE: (i64, i64) = (0, 1);
 /// The longest a row committed behind full claims may wait for a sweep here: the sweep
 /// comes within a second of the last, plus room for a slow machine.
 const SWEEP_DEADLINE: Duration = Duration::from_secs(5);
-/// Poll interval of the engines below: a row they missed would wait this long.
-const SLOW_POLL: Duration = Duration::from_secs(30);
 /// The longest a row committed with a wake-up may take to start here.
 const AT_ONCE: Duration = Duration::from_secs(3);
 
@@ -167,27 +164,6 @@ pub async fn an_overdue_push_starts_at_once(h: &Harness<SeaBackend>) {
     wait_for_status(h, overdue, CommandStatus::Succeeded, AT_ONCE).await;
     stop.cancel();
     running.await.expect("engine task").expect("engine");
-}
-
-type Running = tokio::task::JoinHandle<orch::Result<()>>;
-
-/// A running engine serving `EchoCommand` that polls every [`SLOW_POLL`].
-async fn slow_polling_engine(h: &Harness<SeaBackend>) -> (Orch, CancellationToken, Running) {
-    let orch = h
-        .backend()
-        .orch_builder()
-        .state(ledger())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .poll_interval(SLOW_POLL)
-        .build()
-        .await
-        .expect("build");
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let (orch, stop) = (orch.clone(), stop.clone());
-        async move { orch.run(stop).await }
-    });
-    (orch, stop, running)
 }
 
 /// Pushes `EchoCommand { n }` and waits until it has run.

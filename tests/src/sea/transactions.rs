@@ -1,5 +1,7 @@
 //! Transactional pushes with a sea-orm transaction.
 
+use std::time::Duration;
+
 use orch::prelude::*;
 use sea_orm::TransactionTrait;
 
@@ -77,21 +79,7 @@ pub async fn schedule_in_commits_with_the_transaction(h: &Harness<SeaBackend>) {
 /// A `push_in` wakes the idle engine of its process when the transaction commits a moment
 /// later, not at the next poll (the poll interval here is 30 s).
 pub async fn push_in_starts_when_the_transaction_commits(h: &Harness<SeaBackend>) {
-    let ledger = ledger();
-    let orch = h
-        .backend()
-        .orch_builder()
-        .state(ledger.clone())
-        .handler::<EchoCommand, _>(EchoHandler)
-        .poll_interval(std::time::Duration::from_secs(30))
-        .build()
-        .await
-        .expect("build");
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let (orch, stop) = (orch.clone(), stop.clone());
-        async move { orch.run(stop).await }
-    });
+    let (orch, stop, running) = slow_polling_engine(h).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let txn = orch.connection().begin().await.expect("begin");
     let id = orch
@@ -116,4 +104,31 @@ pub async fn push_in_starts_when_the_transaction_commits(h: &Harness<SeaBackend>
     );
     stop.cancel();
     running.await.expect("engine task").expect("engine");
+}
+
+/// The poll interval of [`slow_polling_engine`]: a row it missed would wait this long.
+const SLOW_POLL: Duration = Duration::from_secs(30);
+
+/// A running engine's task.
+pub(super) type Running = tokio::task::JoinHandle<orch::Result<()>>;
+
+/// A running engine serving `EchoCommand` that polls every [`SLOW_POLL`].
+pub(super) async fn slow_polling_engine(
+    h: &Harness<SeaBackend>,
+) -> (Orch, CancellationToken, Running) {
+    let orch = h
+        .backend()
+        .orch_builder()
+        .state(ledger())
+        .handler::<EchoCommand, _>(EchoHandler)
+        .poll_interval(SLOW_POLL)
+        .build()
+        .await
+        .expect("build");
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let (orch, stop) = (orch.clone(), stop.clone());
+        async move { orch.run(stop).await }
+    });
+    (orch, stop, running)
 }
