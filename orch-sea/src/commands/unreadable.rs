@@ -55,6 +55,11 @@ pub(crate) struct Decoded {
 }
 
 impl Decoded {
+    /// Rows taken, readable or not.
+    pub(crate) fn taken(&self) -> usize {
+        self.commands.len() + self.unreadable.len()
+    }
+
     /// These rows and `more`'s, as one claim's.
     pub(crate) fn and(mut self, more: Self) -> Self {
         self.commands.extend(more.commands);

@@ -59,8 +59,8 @@ pub(crate) async fn claim(
     let from = start.as_ref().map_or(i64::MIN, |start| start.from);
     let mut result = claim_from(store, params, from).await;
     if let (Some(start), Ok(first)) = (start.as_mut(), &result) {
-        let taken = first.commands.len() + first.unreadable.len();
-        let short = u32::try_from(taken).map_or(0, |taken| params.limit.saturating_sub(taken));
+        let short =
+            u32::try_from(first.taken()).map_or(0, |taken| params.limit.saturating_sub(taken));
         if start.reads_from_mark() && short > 0 {
             // Short from the mark: rows due behind it may be waiting. Read every range now
             // for the rest, under the same lease token.
@@ -78,8 +78,7 @@ pub(crate) async fn claim(
     if let Some(start) = start {
         match &result {
             Ok(decoded) => {
-                let taken = decoded.commands.len() + decoded.unreadable.len();
-                let full = u32::try_from(taken).is_ok_and(|taken| taken >= params.limit);
+                let full = u32::try_from(decoded.taken()).is_ok_and(|taken| taken >= params.limit);
                 store.claim_marks.record(start, full, decoded.earliest_due);
             }
             Err(_) => store.claim_marks.forget(start),
