@@ -10,7 +10,8 @@
 //! starts once the filled table is vacuumed and analyzed (as the bare-SQL drain limit's is)
 //! and the engine's connections are open.
 //! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each,
-//! after an untimed round that opens the pool's connections.
+//! after an untimed round that opens the pool's connections, and lone claims of the default
+//! and the wide size from a backlog ([`claims`]), the reason given when item 1 misses.
 //!
 //! The peers' side runs the scripts in `--peer-bench` with `JOBS` = `--peer-jobs`
 //! ([`scripts`]): River and apalis at each of `--peer-workers` on PostgreSQL, River on a
@@ -19,6 +20,7 @@
 //! `--backends` are skipped. The SQL limit scripts read their own settings (`N`,
 //! `SECONDS_TO_RUN`) from the environment. [`targets`] turns both sides into the table.
 
+mod claims;
 mod parse;
 mod scripts;
 mod targets;
@@ -84,6 +86,11 @@ pub(crate) struct OrchFigures {
     pub(crate) push_error: Option<String>,
     /// Scale-out per server backend: one process, then [`SCALE_OUT_PROCESSES`] together.
     pub(crate) scale_out: Vec<ScaleOut>,
+    /// Lone PostgreSQL claims of the default and the wide size (see [`claims`]); `None`
+    /// when not measured.
+    pub(crate) lone_claims: Option<claims::LoneClaims>,
+    /// Why the lone claims were not measured.
+    pub(crate) lone_claims_error: Option<String>,
 }
 
 /// Engine processes draining together in the scale-out figure (item 5).
@@ -258,6 +265,18 @@ async fn orch_side(args: &Args) -> OrchFigures {
     } else {
         (None, Some("postgres not in --backends".to_owned()))
     };
+    let (lone_claims, lone_claims_error) = if args.backends.contains(&BackendKind::Postgres) {
+        eprintln!("[postgres] lone claims of {DEFAULT_MAX_CLAIM} and of {WIDE_CLAIM}");
+        match claims::measure(DEFAULT_MAX_CLAIM, WIDE_CLAIM).await {
+            Ok(lone) => (Some(lone), None),
+            Err(e) => {
+                eprintln!("[postgres] lone claims failed: {e}");
+                (None, Some(e.to_string()))
+            }
+        }
+    } else {
+        (None, Some("postgres not in --backends".to_owned()))
+    };
     let mut scale_out = Vec::new();
     for &kind in &args.backends {
         if kind == BackendKind::Sqlite {
@@ -291,6 +310,8 @@ async fn orch_side(args: &Args) -> OrchFigures {
         push_concurrent_per_s,
         push_error,
         scale_out,
+        lone_claims,
+        lone_claims_error,
     }
 }
 

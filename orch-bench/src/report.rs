@@ -222,21 +222,22 @@ pub(crate) fn print_peers(r: &PeersReport) {
         println!("| {} | {workers} | {figure} |", p.peer.label());
     }
     println!();
-    println!("| item | orch | reference | ratio | bar | result |");
-    println!("| --- | --- | --- | --- | --- | --- |");
+    println!("| item | orch | reference | ratio | bar | result | why missed |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
     for t in &r.targets {
         let side = |label: &str, v: Option<f64>| match v {
             Some(v) => format!("{label}: {v:.0}/s"),
             None => label.to_owned(),
         };
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             t.item,
             side(&t.orch_label, t.orch),
             side(&t.reference_label, t.reference),
             t.ratio.map_or_else(String::new, |x| ratio(x, t.bar)),
             t.bar.map_or_else(String::new, |b| format!("≥ {}", bar(b))),
-            cell(&t.result)
+            cell(&t.result),
+            t.why.as_deref().map_or_else(String::new, cell)
         );
     }
 }
