@@ -103,7 +103,7 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
             f.peer_at(Peer::PostgresDrainLimit, None),
             0.7,
         )),
-        f.pushes_against(Peer::PostgresCommitLimit),
+        f.the_table_bounds_pushes(f.pushes_against(Peer::PostgresCommitLimit)),
         f.pushes_against(Peer::PostgresCommitLimitOrchTable),
         f.scale_out("postgres", "PostgreSQL"),
         f.scale_out("mysql", "MariaDB"),
@@ -410,6 +410,24 @@ impl Figures<'_> {
         })
     }
 
+    /// Item 3 against the one-index table, missed: how fast the same server commits single
+    /// rows into orch's own table, with its indexes, and how close the pushes come to that.
+    fn the_table_bounds_pushes(&self, target: Target) -> Target {
+        let own = self.peer_at(Peer::PostgresCommitLimitOrchTable, None);
+        let (pushes, limit) = (target.orch, target.reference);
+        target.because(|| match (pushes, limit, own) {
+            (Some(pushes), Some(limit), Ok(own)) if limit > 0.0 && own > 0.0 => format!(
+                "orch's table costs more per commit than the limit's one-index table: pgbench \
+                 committed single rows into orch's table at {own:.0}/s, {:.1} % of its rate \
+                 into the one-index table, and orch's pushes reached {:.1} % of that",
+                own / limit * 100.0,
+                pushes / own * 100.0
+            ),
+            (_, _, Err(e)) => format!("the commit limit on orch's table was not measured: {e}"),
+            _ => "the figures are missing".to_owned(),
+        })
+    }
+
     /// The lone claims, or why they are missing.
     fn lone_claims(&self) -> Result<LoneClaims, String> {
         self.orch.lone_claims.ok_or_else(|| {
@@ -498,6 +516,42 @@ mod tests {
         assert!(why.contains("every 4.00 ms"), "{why}");
         assert!(why.contains("lone claim of 100 takes 2.00 ms"), "{why}");
         assert!(why.contains("500 (8.00 ms alone)"), "{why}");
+    }
+
+    #[test]
+    fn missed_pushes_are_set_against_the_commit_rate_on_orchs_table() {
+        let orch = OrchFigures {
+            drains: Vec::new(),
+            producers: 8,
+            push_concurrent_per_s: Some(5_000.0),
+            push_error: None,
+            scale_out: Vec::new(),
+            lone_claims: None,
+            lone_claims_error: Some("not run".to_owned()),
+        };
+        let limit = |peer, per_s| PeerFigure {
+            peer,
+            workers: None,
+            per_s: Some(per_s),
+            script: String::new(),
+            line: None,
+            error: None,
+        };
+        let peers = [
+            limit(Peer::PostgresCommitLimit, 10_000.0),
+            limit(Peer::PostgresCommitLimitOrchTable, 6_250.0),
+        ];
+        let f = Figures {
+            orch: &orch,
+            peers: &peers,
+        };
+        let target = f.the_table_bounds_pushes(f.pushes_against(Peer::PostgresCommitLimit));
+        assert_eq!(target.result, "missed by 17 %");
+        let why = target.why.unwrap_or_default();
+        assert!(why.contains("at 6250/s, 62.5 %"), "{why}");
+        assert!(why.contains("reached 80.0 %"), "{why}");
+        let met = f.pushes_against(Peer::PostgresCommitLimitOrchTable);
+        assert_eq!(met.result, "met");
     }
 
     #[test]
