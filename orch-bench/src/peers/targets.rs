@@ -358,13 +358,22 @@ impl Figures<'_> {
         target.because(|| match (lone, defaults) {
             (Ok(lone), Some(defaults)) => {
                 let period_ms = f64::from(lone.small) / defaults * 1000.0;
+                let (small, wide) = (lone.rate(lone.small), lone.rate(lone.wide));
                 format!(
                     "{DEFAULT_CONCURRENCY} workers hold one claim of {} and no more, so claiming \
                      and running take turns: a claim came every {period_ms:.2} ms, of which a \
                      lone claim of {} takes {:.2} ms here; with {MOST_WORKERS} workers, claims of \
                      {} ({:.2} ms alone) follow each other while the handlers of the last ones \
-                     run",
-                    lone.small, lone.small, lone.small_ms, lone.wide, lone.wide_ms,
+                     run. Back to back, claims of {} alone would allow {small:.0}/s and claims \
+                     of {} {wide:.0}/s ({:.1} %)",
+                    lone.small,
+                    lone.small,
+                    lone.small_ms,
+                    lone.wide,
+                    lone.wide_ms,
+                    lone.small,
+                    lone.wide,
+                    small / wide * 100.0
                 )
             }
             (Err(e), _) => format!("lone claims not measured: {e}"),
@@ -516,6 +525,10 @@ mod tests {
         assert!(why.contains("every 4.00 ms"), "{why}");
         assert!(why.contains("lone claim of 100 takes 2.00 ms"), "{why}");
         assert!(why.contains("500 (8.00 ms alone)"), "{why}");
+        assert!(
+            why.contains("allow 50000/s and claims of 500 62500/s (80.0 %)"),
+            "{why}"
+        );
     }
 
     #[test]
