@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use orch::internal::LeaseToken;
-use orch::internal::store::{ClaimParams, Finish, FinishOutcome, Store};
+use orch::internal::store::{ClaimParams, Store};
 use orch::prelude::*;
 use orch_tests::BackendKind;
 use serde::Serialize;
@@ -88,17 +88,7 @@ async fn timed_claim(client: &Orch, limit: u32) -> Result<Duration, BoxError> {
     if claimed.len() != limit as usize {
         return Err(format!("a claim of {limit} took {} commands", claimed.len()).into());
     }
-    let finishes: Vec<Finish> = claimed
-        .iter()
-        .map(|c| Finish {
-            id: c.id,
-            lease: c.lease,
-            outcome: FinishOutcome::Succeeded {
-                output: "null".to_owned(),
-            },
-            follow_ups: Vec::new(),
-        })
-        .collect();
+    let finishes = orch_tests::sea::finish_cost::successes(&claimed);
     commands.finish(&finishes).await?;
     Ok(took)
 }

@@ -108,7 +108,7 @@ pub async fn finishes_read_their_rows_alone_once_analyzed(h: &Harness<SeaBackend
 }
 
 /// A successful finish of each of `claimed`.
-pub(super) fn successes(claimed: &[ClaimedCommand]) -> Vec<Finish> {
+pub fn successes(claimed: &[ClaimedCommand]) -> Vec<Finish> {
     claimed
         .iter()
         .map(|c| Finish {
