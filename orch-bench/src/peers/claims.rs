@@ -1,7 +1,8 @@
 //! Lone claims: how long one claim of orch's default size and one of the wide size take
 //! from a backlog on PostgreSQL, through the store the engine uses, with nothing else
 //! running. An engine has one claim in flight at a time, so these bound its drains from
-//! above; [`super::targets`] gives them as the reason when item 1 misses its bar.
+//! above; [`super::targets`] quotes them when item 1, or item 2 deleting what succeeds,
+//! misses its bar.
 
 use std::time::{Duration, Instant};
 
