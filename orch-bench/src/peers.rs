@@ -11,7 +11,7 @@
 //! and the engine's connections are open.
 //! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each,
 //! after an untimed round that opens the pool's connections, and lone claims of the default
-//! and the wide size from a backlog ([`claims`]), the reason given when item 1 misses.
+//! and the wide size from a backlog ([`claims`]), quoted when item 1 or 2 misses its bar.
 //!
 //! The peers' side runs the scripts in `--peer-bench` with `JOBS` = `--peer-jobs`
 //! ([`scripts`]): River and apalis at each of `--peer-workers` on PostgreSQL, River on a

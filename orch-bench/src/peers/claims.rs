@@ -34,14 +34,14 @@ pub(crate) struct LoneClaims {
 }
 
 impl LoneClaims {
-    /// Commands per second that back-to-back claims of `size` (one of the two) allow.
-    pub(crate) fn rate(&self, size: u32) -> f64 {
-        let ms = if size == self.small {
-            self.small_ms
-        } else {
-            self.wide_ms
-        };
-        f64::from(size) / ms * 1000.0
+    /// Commands per second that back-to-back claims of the smaller size allow.
+    pub(crate) fn small_rate(&self) -> f64 {
+        f64::from(self.small) / self.small_ms * 1000.0
+    }
+
+    /// Commands per second that back-to-back claims of the wider size allow.
+    pub(crate) fn wide_rate(&self) -> f64 {
+        f64::from(self.wide) / self.wide_ms * 1000.0
     }
 }
 

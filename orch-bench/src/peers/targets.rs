@@ -357,23 +357,23 @@ impl Figures<'_> {
         let defaults = target.orch;
         target.because(|| match (lone, defaults) {
             (Ok(lone), Some(defaults)) => {
-                let period_ms = f64::from(lone.small) / defaults * 1000.0;
-                let (small, wide) = (lone.rate(lone.small), lone.rate(lone.wide));
+                let LoneClaims {
+                    small,
+                    small_ms,
+                    wide,
+                    wide_ms,
+                } = lone;
+                let period_ms = f64::from(small) / defaults * 1000.0;
+                let (small_rate, wide_rate) = (lone.small_rate(), lone.wide_rate());
+                let share = small_rate / wide_rate * 100.0;
                 format!(
-                    "{DEFAULT_CONCURRENCY} workers hold one claim of {} and no more, so claiming \
-                     and running take turns: a claim came every {period_ms:.2} ms, of which a \
-                     lone claim of {} takes {:.2} ms here; with {MOST_WORKERS} workers, claims of \
-                     {} ({:.2} ms alone) follow each other while the handlers of the last ones \
-                     run. Back to back, claims of {} alone would allow {small:.0}/s and claims \
-                     of {} {wide:.0}/s ({:.1} %)",
-                    lone.small,
-                    lone.small,
-                    lone.small_ms,
-                    lone.wide,
-                    lone.wide_ms,
-                    lone.small,
-                    lone.wide,
-                    small / wide * 100.0
+                    "{DEFAULT_CONCURRENCY} workers hold one claim of {small} and no more, so \
+                     claiming and running take turns: a claim came every {period_ms:.2} ms, of \
+                     which a lone claim of {small} takes {small_ms:.2} ms here; with \
+                     {MOST_WORKERS} workers, claims of {wide} ({wide_ms:.2} ms alone) follow each \
+                     other while the handlers of the last ones run. Back to back, claims of \
+                     {small} alone would allow {small_rate:.0}/s and claims of {wide} \
+                     {wide_rate:.0}/s ({share:.1} %)"
                 )
             }
             (Err(e), _) => format!("lone claims not measured: {e}"),
@@ -413,7 +413,7 @@ impl Figures<'_> {
                  took {:.2} ms here, {:.0}/s back to back",
                 lone.wide,
                 lone.wide_ms,
-                lone.rate(lone.wide)
+                lone.wide_rate()
             ),
             Err(e) => format!("lone claims not measured: {e}"),
         })
