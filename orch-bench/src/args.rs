@@ -90,6 +90,10 @@ pub(crate) struct Args {
     /// through stdin and stdout by the parent `orch-bench --processes`.
     #[arg(long, hide = true)]
     pub(crate) drain_worker: Option<String>,
+    /// Internal: runs the idle engine of `--peers`' cross-process wake-ups on this URL,
+    /// driven through stdin and stdout by the parent.
+    #[arg(long, hide = true)]
+    pub(crate) wake_worker: Option<String>,
     /// Runs only the peers comparison: orch's drains at several configurations and its
     /// single pushes, beside River, apalis and the bare-SQL limits measured in the same run,
     /// with each of the targets as a ratio.

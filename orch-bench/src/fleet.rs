@@ -11,7 +11,6 @@
 //! drift across the run (the server's caches warming, a background job) weighs on both
 //! sides alike.
 
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -20,9 +19,9 @@ use orch::prelude::*;
 use orch_tests::BackendKind;
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
 
 use crate::args::Args;
+use crate::child::ChildBench;
 use crate::measure::{builder, fill, on_fresh, rate, until_drained};
 use crate::ready::{POOL, open_claims_pool, open_pool, settle};
 use crate::workload::Noop;
@@ -171,17 +170,17 @@ async fn drain_by(url: &str, processes: usize, plan: Plan) -> Result<(f64, Vec<u
     }
     // Each child says "ready" once its engine is built; the clock starts when all are.
     for child in &mut children {
-        child.ready().await?;
+        child.expect("ready").await?;
     }
     let started = Instant::now();
     for child in &mut children {
-        child.go().await?;
+        child.send("go").await?;
     }
     until_drained(&client, started, || {}).await?;
     let per_s = rate(plan.commands, started);
     let mut split = Vec::new();
     for child in children {
-        split.push(child.stop().await?);
+        split.push(child.finish("ran").await?.parse()?);
     }
     let ran: u64 = split.iter().sum();
     if ran < plan.commands {
@@ -190,62 +189,20 @@ async fn drain_by(url: &str, processes: usize, plan: Plan) -> Result<(f64, Vec<u
     Ok((per_s, split))
 }
 
-/// A child engine process and its pipes.
-struct Worker {
-    child: Child,
-    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-}
-
-fn spawn_worker(url: &str, plan: Plan) -> Result<Worker, BoxError> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("--drain-worker")
-        .arg(url)
-        .arg("--workers")
-        .arg(plan.workers.to_string())
-        .arg("--claim")
-        .arg(plan.claim.to_string())
-        .args(plan.serialize_claims.then_some("--serialize-claims"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    Ok(Worker {
-        child,
-        lines: BufReader::new(stdout).lines(),
-    })
-}
-
-impl Worker {
-    async fn expect(&mut self, word: &str) -> Result<String, BoxError> {
-        let line = self
-            .lines
-            .next_line()
-            .await?
-            .ok_or_else(|| format!("a drain worker exited before saying {word:?}"))?;
-        line.strip_prefix(word)
-            .map(|rest| rest.trim().to_owned())
-            .ok_or_else(|| format!("a drain worker said {line:?}, not {word:?}").into())
+/// A drain engine in a child process (`orch-bench --drain-worker URL`), as `plan` says.
+fn spawn_worker(url: &str, plan: Plan) -> Result<ChildBench, BoxError> {
+    let mut args = vec![
+        "--drain-worker".to_owned(),
+        url.to_owned(),
+        "--workers".to_owned(),
+        plan.workers.to_string(),
+        "--claim".to_owned(),
+        plan.claim.to_string(),
+    ];
+    if plan.serialize_claims {
+        args.push("--serialize-claims".to_owned());
     }
-
-    async fn ready(&mut self) -> Result<(), BoxError> {
-        self.expect("ready").await.map(drop)
-    }
-
-    async fn go(&mut self) -> Result<(), BoxError> {
-        let stdin = self.child.stdin.as_mut().ok_or("no stdin")?;
-        stdin.write_all(b"go\n").await?;
-        stdin.flush().await?;
-        Ok(())
-    }
-
-    /// Closes its stdin (it stops) and returns how many commands it ran.
-    async fn stop(mut self) -> Result<u64, BoxError> {
-        drop(self.child.stdin.take());
-        let ran = self.expect("ran").await?.parse()?;
-        self.child.wait().await?;
-        Ok(ran)
-    }
+    ChildBench::spawn(args)
 }
 
 /// The child's side: builds an engine on `url` that counts what it runs, says "ready",

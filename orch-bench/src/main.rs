@@ -30,6 +30,7 @@
 //! `?host=/var/run/postgresql` style URLs use the Unix socket).
 
 mod args;
+mod child;
 mod fleet;
 mod idle;
 mod measure;
@@ -47,6 +48,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = <args::Args as clap::Parser>::parse();
     if let Some(url) = &args.drain_worker {
         return fleet::worker(url, &args).await;
+    }
+    if let Some(url) = &args.wake_worker {
+        return peers::wakeups::worker(url).await;
     }
     if args.pushes_only > 0 {
         for kind in &args.backends {

@@ -408,7 +408,8 @@ const WHILE_PENDING: Duration = Duration::from_millis(50);
 /// A drain watcher's pause once every command left is running.
 const WHILE_RUNNING: Duration = Duration::from_millis(2);
 
-async fn succeeded(client: &Orch) -> Result<u64, BoxError> {
+/// How many commands have succeeded.
+pub(crate) async fn succeeded(client: &Orch) -> Result<u64, BoxError> {
     let db = client.store().connection();
     let sql = format!(
         "SELECT COUNT(*) FROM {} WHERE status = 'succeeded'",

@@ -12,6 +12,8 @@
 //! Then `--push` single pushes from `--producers` tasks on PostgreSQL, one transaction each,
 //! after an untimed round that opens the pool's connections, and lone claims of the default
 //! and the wide size from a backlog ([`claims`]), quoted when item 1 or 2 misses its bar.
+//! On SQLite and MariaDB, `--latency` probes pushed by one process to an idle engine of
+//! another, and what that idle engine costs ([`wakeups`]).
 //!
 //! The peers' side runs the scripts in `--peer-bench` with `JOBS` = `--peer-jobs`
 //! ([`scripts`]): River and apalis at each of `--peer-workers` on PostgreSQL, River on a
@@ -23,7 +25,8 @@
 mod claims;
 mod parse;
 mod scripts;
-mod targets;
+pub(crate) mod targets;
+pub(crate) mod wakeups;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -91,6 +94,8 @@ pub(crate) struct OrchFigures {
     pub(crate) lone_claims: Option<claims::LoneClaims>,
     /// Why the lone claims were not measured.
     pub(crate) lone_claims_error: Option<String>,
+    /// Wake-ups across processes and the idle cost, on SQLite and MariaDB (item 4).
+    pub(crate) wakeups: Vec<wakeups::Wakeups>,
 }
 
 /// Engine processes draining together in the scale-out figure (item 5).
@@ -304,6 +309,13 @@ async fn orch_side(args: &Args) -> OrchFigures {
             error,
         });
     }
+    let mut wakeups = Vec::new();
+    for &kind in &args.backends {
+        // PostgreSQL's wake-ups come by `LISTEN`; item 4 asks for the other two.
+        if kind != BackendKind::Postgres {
+            wakeups.push(wakeups::measure(kind, args.latency).await);
+        }
+    }
     OrchFigures {
         drains,
         producers: args.producers,
@@ -312,6 +324,7 @@ async fn orch_side(args: &Args) -> OrchFigures {
         scale_out,
         lone_claims,
         lone_claims_error,
+        wakeups,
     }
 }
 

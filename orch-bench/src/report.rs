@@ -3,6 +3,7 @@
 use crate::args::Args;
 use crate::measure::BackendResult;
 use crate::peers::PeersReport;
+use crate::peers::targets::PER_SECOND;
 
 pub(crate) fn print_one(r: &BackendResult) {
     eprintln!("[{}] done: drain {:.0}/s", r.backend, r.drain_per_s);
@@ -226,7 +227,8 @@ pub(crate) fn print_peers(r: &PeersReport) {
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for t in &r.targets {
         let side = |label: &str, v: Option<f64>| match v {
-            Some(v) => format!("{label}: {v:.0}/s"),
+            Some(v) if t.unit == PER_SECOND => format!("{label}: {v:.0}{}", t.unit),
+            Some(v) => format!("{label}: {v:.1}{}", t.unit),
             None => label.to_owned(),
         };
         println!(
@@ -234,8 +236,9 @@ pub(crate) fn print_peers(r: &PeersReport) {
             t.item,
             side(&t.orch_label, t.orch),
             side(&t.reference_label, t.reference),
-            t.ratio.map_or_else(String::new, |x| ratio(x, t.bar)),
-            t.bar.map_or_else(String::new, |b| format!("≥ {}", bar(b))),
+            t.ratio
+                .map_or_else(String::new, |x| ratio(x, t.bar, t.at_most)),
+            t.bar.map_or_else(String::new, |b| bar(b, t.at_most)),
             cell(&t.result),
             t.why.as_deref().map_or_else(String::new, cell)
         );
@@ -255,22 +258,25 @@ fn cell(text: &str) -> String {
     text.replace('|', "/").replace('\n', " ")
 }
 
-/// A ratio as the issue writes its bar: a percentage below 1× (to a tenth, so a figure
-/// just short of its bar does not print as the bar), a multiple from 1×.
-fn ratio(x: f64, bar: Option<f64>) -> String {
-    if bar.is_some_and(|b| b < 1.0) {
+/// A ratio as the issue writes its bar: a percentage below 1× or against a bound (to a
+/// tenth, so a figure just short of its bar does not print as the bar), a multiple from 1×.
+fn ratio(x: f64, bar: Option<f64>, at_most: bool) -> String {
+    if at_most || bar.is_some_and(|b| b < 1.0) {
         format!("{:.1} %", x * 100.0)
     } else {
         format!("{x:.2}×")
     }
 }
 
-/// A bar as the issue writes it: a whole percentage below 1×, a multiple from 1×.
-fn bar(b: f64) -> String {
-    if b < 1.0 {
-        format!("{:.0} %", b * 100.0)
+/// A bar as the issue writes it: a whole percentage below 1×, a multiple from 1×; a bound
+/// (`at_most`) as the share of it a figure may reach.
+fn bar(b: f64, at_most: bool) -> String {
+    if at_most {
+        format!("≤ {:.0} %", b * 100.0)
+    } else if b < 1.0 {
+        format!("≥ {:.0} %", b * 100.0)
     } else {
-        format!("{b:.2}×")
+        format!("≥ {b:.2}×")
     }
 }
 

@@ -7,12 +7,17 @@ use serde::Serialize;
 
 use super::claims::LoneClaims;
 use super::scripts::{Peer, PeerFigure};
+use super::wakeups::{P50_BOUND_MS, P99_BOUND_MS};
 use super::{MANY_WORKERS, MOST_WORKERS, OrchFigures, SCALE_OUT_PROCESSES};
 
 /// Workers of the peers compared with orch's defaults (item 1).
 const PEER_DEFAULT_WORKERS: usize = 100;
 /// orch's PostgreSQL peak in the delete-on-success mode, in words.
 const DELETING_PEAK: &str = "orch PostgreSQL peak, deleting what succeeds";
+/// [`Target::unit`] of a throughput.
+pub(crate) const PER_SECOND: &str = "/s";
+/// [`Target::unit`] of a latency.
+pub(crate) const MILLISECONDS: &str = " ms";
 
 /// One target: orch's figure, what it is compared with, and the bar their ratio must reach.
 #[derive(Debug, Clone, Serialize)]
@@ -21,18 +26,25 @@ pub(crate) struct Target {
     pub(crate) item: &'static str,
     /// orch's side, in words.
     pub(crate) orch_label: String,
-    /// orch's figure, per second.
+    /// orch's figure, in [`Self::unit`].
     pub(crate) orch: Option<f64>,
     /// The reference's side, in words.
     pub(crate) reference_label: String,
-    /// The reference figure, per second.
+    /// The reference figure, in [`Self::unit`].
     pub(crate) reference: Option<f64>,
+    /// What both figures count: `/s` (throughput) or ` ms` (latency).
+    pub(crate) unit: &'static str,
     /// orch / reference.
     pub(crate) ratio: Option<f64>,
-    /// The least ratio that meets the target; `None` where this mode measures no ratio.
+    /// The least ratio that meets the target (the most, if [`Self::at_most`]); `None` where
+    /// this mode measures no ratio.
     pub(crate) bar: Option<f64>,
-    /// `met`, `missed by X %` (X: how far the ratio falls short of the bar, as a share of
-    /// the bar), or `not measured: …`.
+    /// Whether the ratio must stay at or under the bar (a bound on latency) rather than
+    /// reach it.
+    pub(crate) at_most: bool,
+    /// `met`, `missed by X %` (X: how far the ratio falls short of the bar, or for a bound
+    /// how far it goes over, as a share of the bar), `not measured: …`, or for a figure
+    /// the issue asks to state rather than bound, `stated`.
     pub(crate) result: String,
     /// Why a missed target is missed, from this run's figures, where the run measures it.
     pub(crate) why: Option<String>,
@@ -53,7 +65,7 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
         f.peer_at(Peer::ApalisPostgres, Some(PEER_DEFAULT_WORKERS)),
         f.peer_at(Peer::RiverPostgres, Some(PEER_DEFAULT_WORKERS)),
     ]);
-    vec![
+    let mut targets = vec![
         compare(
             "1",
             &defaults,
@@ -105,32 +117,35 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
         )),
         f.the_table_bounds_pushes(f.pushes_against(Peer::PostgresCommitLimit)),
         f.pushes_against(Peer::PostgresCommitLimitOrchTable),
+    ];
+    targets.extend(f.wakeups());
+    targets.extend([
         f.scale_out("postgres", "PostgreSQL"),
         f.scale_out("mysql", "MariaDB"),
-        compare(
+        f.drained_once("postgres", compare(
             "5",
             &format!("orch PostgreSQL drain, {MOST_WORKERS} workers"),
             f.orch_at("postgres", MOST_WORKERS),
             "orch PostgreSQL peak",
             pg_peak,
             0.9,
-        ),
-        compare(
+        )),
+        f.drained_once("mysql", compare(
             "5",
             &format!("orch MariaDB drain, {MANY_WORKERS} workers"),
             f.orch_at("mysql", MANY_WORKERS),
             "orch MariaDB peak",
             f.orch_peak("mysql"),
             0.9,
-        ),
-        compare(
+        )),
+        f.drained_once("sqlite", compare(
             "5",
             &format!("orch SQLite drain, {MANY_WORKERS} workers"),
             f.orch_at("sqlite", MANY_WORKERS),
             "orch SQLite peak",
             f.orch_peak("sqlite"),
             0.9,
-        ),
+        )),
         // Like for like: the limit claims 100 rows per cycle, as orch does at its defaults
         // (its peak claims 500, and so pays fewer commits per row than the limit does).
         compare(
@@ -155,7 +170,8 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
             result: "this table, and the JSON's `peers` key".to_owned(),
             ..unmeasured("7", "peers' figures beside orch's, in one run", "")
         },
-    ]
+    ]);
+    targets
 }
 
 /// orch's figure over the reference, against `bar`.
@@ -183,17 +199,57 @@ fn compare(
         orch: orch.ok(),
         reference_label: reference_label.to_owned(),
         reference: reference.ok(),
+        unit: PER_SECOND,
         ratio: ratio.ok(),
         bar: Some(bar),
+        at_most: false,
         result,
         why: None,
     }
 }
 
+/// orch's latency in milliseconds against the issue's `bound_ms`, which it must not exceed.
+fn within(item: &'static str, orch_label: &str, orch_ms: Figure, bound_ms: f64) -> Target {
+    let ratio = orch_ms.clone().map(|ms| ms / bound_ms);
+    let result = match &ratio {
+        Ok(ratio) if *ratio <= 1.0 => "met".to_owned(),
+        Ok(ratio) => format!("missed by {:.0} %", (ratio - 1.0) * 100.0),
+        Err(e) => format!("not measured: {e}"),
+    };
+    Target {
+        item,
+        orch_label: orch_label.to_owned(),
+        orch: orch_ms.ok(),
+        reference_label: "the issue's bound".to_owned(),
+        reference: Some(bound_ms),
+        unit: MILLISECONDS,
+        ratio: ratio.ok(),
+        bar: Some(1.0),
+        at_most: true,
+        result,
+        why: None,
+    }
+}
+
+/// A figure the issue asks to state, without a bar: `text`, or why it is missing.
+fn stated(item: &'static str, what: &str, text: Result<String, String>) -> Target {
+    Target {
+        result: match text {
+            Ok(text) => format!("stated: {text}"),
+            Err(e) => format!("not measured: {e}"),
+        },
+        ..unmeasured(item, what, "")
+    }
+}
+
 impl Target {
-    /// Whether the ratio was measured and falls short of the bar.
+    /// Whether the ratio was measured and falls short of the bar (goes over a bound).
     fn missed(&self) -> bool {
-        matches!((self.ratio, self.bar), (Some(ratio), Some(bar)) if ratio < bar)
+        match (self.ratio, self.bar) {
+            (Some(ratio), Some(bar)) if self.at_most => ratio > bar,
+            (Some(ratio), Some(bar)) => ratio < bar,
+            _ => false,
+        }
     }
 
     /// `why`, if the target is missed.
@@ -224,8 +280,10 @@ fn unmeasured(item: &'static str, what: &str, why: &str) -> Target {
         orch: None,
         reference_label: String::new(),
         reference: None,
+        unit: PER_SECOND,
         ratio: None,
         bar: None,
+        at_most: false,
         result: format!("not measured: {why}"),
         why: None,
     }
@@ -236,6 +294,41 @@ fn best_of(figures: impl IntoIterator<Item = Figure>) -> Figure {
     figures
         .into_iter()
         .try_fold(0.0_f64, |best, figure| figure.map(|v| best.max(v)))
+}
+
+/// `runs` as "a · b/s".
+fn runs_text(runs: &[f64]) -> String {
+    let each: Vec<String> = runs.iter().map(|r| format!("{r:.0}")).collect();
+    format!("{}/s", each.join(" · "))
+}
+
+/// How far apart the fastest and slowest of `runs` are, as a share of the fastest.
+fn spread(runs: &[f64]) -> f64 {
+    let most = runs.iter().copied().fold(0.0_f64, f64::max);
+    let least = runs.iter().copied().fold(f64::INFINITY, f64::min);
+    if most > 0.0 {
+        (most - least) / most
+    } else {
+        0.0
+    }
+}
+
+/// How often an idle SQLite or MariaDB engine's wake probe looks by default, in
+/// milliseconds (0: it does not).
+fn wake_probe_ms() -> u128 {
+    orch::SeaStoreConfig::default()
+        .wake_probe
+        .map_or(0, |every| every.as_millis())
+}
+
+/// A backend's display name as the rows write it.
+fn shown(backend: &str) -> &str {
+    match backend {
+        "sqlite" => "SQLite",
+        "mysql" => "MariaDB",
+        "postgres" => "PostgreSQL",
+        other => other,
+    }
 }
 
 /// A `per_s`/`error` pair as a [`Figure`].
@@ -337,7 +430,7 @@ impl Figures<'_> {
             .unwrap_or_default();
         // Both sides' claims take turns (`serialize_claims`).
         let turns = ", claims taking turns";
-        compare(
+        let target = compare(
             "5",
             &format!(
                 "{SCALE_OUT_PROCESSES} orch processes on one {shown}, {MANY_WORKERS} workers each{turns}{split}"
@@ -346,7 +439,122 @@ impl Figures<'_> {
             &format!("one orch process, {MANY_WORKERS} workers{turns}"),
             alone,
             0.9,
-        )
+        );
+        let fleet = run.and_then(|s| s.fleet.as_ref());
+        target.because(|| match fleet {
+            Some(f) => format!(
+                "each side is the mean of two drains: one process alone drained {} \
+                 ({:.1} % apart), {SCALE_OUT_PROCESSES} together {} ({:.1} % apart); \
+                 the {SCALE_OUT_PROCESSES} engines and the server share this machine's cores",
+                runs_text(&f.one_runs),
+                spread(&f.one_runs) * 100.0,
+                runs_text(&f.all_runs),
+                spread(&f.all_runs) * 100.0
+            ),
+            None => "the figures are missing".to_owned(),
+        })
+    }
+
+    /// Item 5's drain at many workers against the peak, missed: each configuration drains
+    /// once, so the shortfall is set against how far two drains of one configuration in
+    /// this run's scale-out fell apart.
+    fn drained_once(&self, backend: &str, target: Target) -> Target {
+        let fleet = self
+            .orch
+            .scale_out
+            .iter()
+            .find(|s| s.backend == backend)
+            .and_then(|s| s.fleet.as_ref());
+        let short = target
+            .ratio
+            .zip(target.bar)
+            .map_or(0.0, |(ratio, bar)| (1.0 - ratio / bar) * 100.0);
+        target.because(|| match fleet {
+            Some(f) => format!(
+                "each configuration drained once; two drains of one process with \
+                 {MANY_WORKERS} workers in this run's scale-out differed by {:.1} % ({}), \
+                 against a shortfall of {short:.1} %",
+                spread(&f.one_runs) * 100.0,
+                runs_text(&f.one_runs)
+            ),
+            None => format!(
+                "each configuration drained once, and this backend has no scale-out run to \
+                 show how far two drains of one configuration fall apart (shortfall \
+                 {short:.1} %)"
+            ),
+        })
+    }
+
+    /// Item 4: cross-process push-to-start against its bounds, and the idle cost, per
+    /// backend measured; the in-process wake-ups are the test suite's.
+    fn wakeups(&self) -> Vec<Target> {
+        let mut out = Vec::new();
+        for w in &self.orch.wakeups {
+            let shown = shown(w.backend);
+            let latency = w.across_processes.as_ref().ok_or_else(|| {
+                w.across_processes_error
+                    .clone()
+                    .unwrap_or_else(|| "not run".to_owned())
+            });
+            let samples = latency.as_ref().map_or(0, |p| p.samples);
+            for (which, bound) in [("p50", P50_BOUND_MS), ("p99", P99_BOUND_MS)] {
+                let figure = latency
+                    .clone()
+                    .map(|p| if which == "p50" { p.p50 } else { p.p99 });
+                let target = within(
+                    "4",
+                    &format!(
+                        "push-to-start from another process on {shown}, idle engine, {which} of {samples} probes"
+                    ),
+                    figure,
+                    bound,
+                );
+                let tail = latency.clone().ok();
+                out.push(target.because(|| match tail {
+                    Some(p) => format!(
+                        "the wake probe looks every {} ms, so a push waits up to that long to \
+                         be seen, then a claim; p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, \
+                         slowest {:.1} ms",
+                        wake_probe_ms(),
+                        p.p50,
+                        p.p90,
+                        p.p99,
+                        p.max
+                    ),
+                    None => "the figures are missing".to_owned(),
+                }));
+            }
+            let idle = w
+                .idle
+                .as_ref()
+                .ok_or_else(|| w.idle_error.clone().unwrap_or_else(|| "not run".to_owned()));
+            out.push(stated(
+                "4",
+                &format!("what that idle engine costs on {shown}"),
+                idle.map(|i| {
+                    let server = i.server_per_s.map_or_else(
+                        || format!("the server sees {}", i.counted),
+                        |per_s| format!("the server sees {per_s:.1} {}/s", i.counted),
+                    );
+                    format!(
+                        "{:.2} % of a core over {:.0} s; {server}",
+                        i.cpu_percent, i.seconds
+                    )
+                }),
+            ));
+        }
+        out.push(stated(
+            "4",
+            "in-process wake-ups: a `push_in` when its transaction commits, a follow-up \
+             committed with its parent's finish",
+            Ok(
+                "start at once (not at the next poll) on every backend, checked by the test \
+                suite (`push_in_starts_when_the_transaction_commits`, \
+                `follow_up_starts_without_waiting_for_a_poll`); not timed here"
+                    .to_owned(),
+            ),
+        ));
+        out
     }
 
     /// Item 1 against the peak, missed: at the defaults the workers hold one claim's
@@ -475,6 +683,7 @@ impl Figures<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::wakeups::Wakeups;
     use super::*;
 
     #[test]
@@ -515,6 +724,7 @@ mod tests {
                 wide_ms: 8.0,
             }),
             lone_claims_error: None,
+            wakeups: Vec::new(),
         };
         let f = Figures {
             orch: &orch,
@@ -541,6 +751,7 @@ mod tests {
             scale_out: Vec::new(),
             lone_claims: None,
             lone_claims_error: Some("not run".to_owned()),
+            wakeups: Vec::new(),
         };
         let limit = |peer, per_s| PeerFigure {
             peer,
@@ -580,5 +791,127 @@ mod tests {
         assert_eq!(t.result, "not measured: peer: exit 1");
         assert!(best_of([Ok(1.0), Err("apalis missing".to_owned())]).is_err());
         assert_eq!(best_of([Ok(1.0), Ok(3.0)]), Ok(3.0));
+    }
+
+    /// Figures with only `scale_out` and `wakeups` filled.
+    fn with(scale_out: Vec<super::super::ScaleOut>, wakeups: Vec<Wakeups>) -> OrchFigures {
+        OrchFigures {
+            drains: Vec::new(),
+            producers: 8,
+            push_concurrent_per_s: None,
+            push_error: None,
+            scale_out,
+            lone_claims: None,
+            lone_claims_error: Some("not run".to_owned()),
+            wakeups,
+        }
+    }
+
+    #[test]
+    fn a_latency_over_its_bound_is_missed_and_says_why() {
+        let latency = crate::measure::Percentiles {
+            p50: 60.0,
+            p90: 80.0,
+            p99: 100.0,
+            max: 120.0,
+            samples: 200,
+        };
+        let idle = crate::idle::Idle {
+            backend: "sqlite",
+            seconds: 5.0,
+            cpu_percent: 1.0,
+            server_per_s: None,
+            counted: "nothing (no server)",
+        };
+        let orch = with(
+            Vec::new(),
+            vec![Wakeups {
+                backend: "sqlite",
+                across_processes: Some(latency),
+                across_processes_error: None,
+                idle: Some(idle),
+                idle_error: None,
+            }],
+        );
+        let f = Figures {
+            orch: &orch,
+            peers: &[],
+        };
+        let rows = f.wakeups();
+        assert_eq!(rows.len(), 4, "p50, p99, the idle cost, the in-process row");
+        assert_eq!(rows[0].result, "missed by 20 %");
+        assert!(
+            rows[0].orch_label.contains("SQLite"),
+            "{}",
+            rows[0].orch_label
+        );
+        let why = rows[0].why.clone().unwrap_or_default();
+        assert!(why.contains("p99 100.0 ms, slowest 120.0 ms"), "{why}");
+        assert_eq!(rows[1].result, "met");
+        assert_eq!(rows[1].why, None);
+        assert_eq!(
+            rows[2].result,
+            "stated: 1.00 % of a core over 5 s; the server sees nothing (no server)"
+        );
+        assert!(rows[3].result.starts_with("stated: "), "{}", rows[3].result);
+    }
+
+    #[test]
+    fn unmeasured_wake_ups_say_why() {
+        let orch = with(
+            Vec::new(),
+            vec![Wakeups {
+                backend: "mysql",
+                across_processes: None,
+                across_processes_error: Some("child exited".to_owned()),
+                idle: None,
+                idle_error: Some("server gone".to_owned()),
+            }],
+        );
+        let f = Figures {
+            orch: &orch,
+            peers: &[],
+        };
+        let rows = f.wakeups();
+        assert_eq!(rows[0].result, "not measured: child exited");
+        assert_eq!(rows[2].result, "not measured: server gone");
+    }
+
+    #[test]
+    fn a_missed_scale_out_shows_how_far_repeated_drains_fell_apart() {
+        let fleet = crate::fleet::Fleet {
+            backend: "postgres",
+            commands: 1_000,
+            workers: 1_000,
+            claim: 500,
+            one_per_s: 95.0,
+            one_runs: vec![100.0, 90.0],
+            processes: 4,
+            all_per_s: 82.0,
+            all_runs: vec![80.0, 84.0],
+            splits: Vec::new(),
+        };
+        let scale_out = vec![super::super::ScaleOut {
+            backend: "postgres",
+            fleet: Some(fleet),
+            error: None,
+        }];
+        let orch = with(scale_out, Vec::new());
+        let f = Figures {
+            orch: &orch,
+            peers: &[],
+        };
+        let target = f.scale_out("postgres", "PostgreSQL");
+        assert_eq!(target.result, "missed by 4 %");
+        let why = target.why.unwrap_or_default();
+        assert!(why.contains("drained 100 · 90/s (10.0 % apart)"), "{why}");
+        assert!(why.contains("together 80 · 84/s (4.8 % apart)"), "{why}");
+        let once = f.drained_once(
+            "postgres",
+            compare("5", "5000 workers", Ok(80.0), "peak", Ok(100.0), 0.9),
+        );
+        let why = once.why.unwrap_or_default();
+        assert!(why.contains("differed by 10.0 % (100 · 90/s)"), "{why}");
+        assert!(why.contains("shortfall of 11.1 %"), "{why}");
     }
 }
