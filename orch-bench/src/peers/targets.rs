@@ -555,11 +555,12 @@ impl Figures<'_> {
         }
         out.push(stated(
             "4",
-            "in-process wake-ups: a `push_in` when its transaction commits, a follow-up \
-             committed with its parent's finish",
+            "wake-ups in the process: a push through another handle, a `push_in` when its \
+             transaction commits, a follow-up committed with its parent's finish",
             Ok(
-                "start at once (not at the next poll) on every backend, checked by the test \
-                suite (`push_in_starts_when_the_transaction_commits`, \
+                "start without waiting for a poll on every backend, checked by the test \
+                suite (`push_from_elsewhere_starts_without_waiting_for_a_poll`, \
+                `push_in_starts_when_the_transaction_commits`, \
                 `follow_up_starts_without_waiting_for_a_poll`); not timed here"
                     .to_owned(),
             ),
