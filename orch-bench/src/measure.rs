@@ -293,13 +293,7 @@ async fn drain(
 /// engine's own handle (in-process wake-up) or from another client (database wake-up or
 /// polling).
 async fn latency(url: &str, args: &Args, in_process: bool) -> Result<Percentiles, BoxError> {
-    let delays = Arc::new(Delays::default());
-    let engine = builder(url)
-        .handler::<Probe, _>(ProbeHandler)
-        .state(delays.clone())
-        .concurrency(16)
-        .build()
-        .await?;
+    let (engine, delays) = probe_engine(url).await?;
     let other = builder(url).build().await?;
     let pusher = if in_process { &engine } else { &other };
     let stop = CancellationToken::new();
@@ -330,6 +324,18 @@ async fn latency(url: &str, args: &Args, in_process: bool) -> Result<Percentiles
         .clone();
     samples.sort_unstable();
     Ok(percentiles(&samples))
+}
+
+/// An engine on `url` that runs [`Probe`]s, and where their push-to-start delays go.
+pub(crate) async fn probe_engine(url: &str) -> Result<(Orch, Arc<Delays>), BoxError> {
+    let delays = Arc::new(Delays::default());
+    let engine = builder(url)
+        .handler::<Probe, _>(ProbeHandler)
+        .state(delays.clone())
+        .concurrency(16)
+        .build()
+        .await?;
+    Ok((engine, delays))
 }
 
 fn delays_len(d: &Delays) -> usize {

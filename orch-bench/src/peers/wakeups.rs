@@ -9,7 +9,6 @@
 //! all have succeeded, closes the child's stdin and reads the delays it answers with. The
 //! idle cost is `--idle`'s measurement ([`crate::idle`]) on a fresh database of its own.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use orch::prelude::*;
@@ -19,8 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 
 use crate::child::ChildBench;
 use crate::idle::Idle;
-use crate::measure::{Percentiles, builder, on_fresh, percentiles, succeeded};
-use crate::workload::{Delays, Probe, ProbeHandler, now_us};
+use crate::measure::{Percentiles, builder, on_fresh, percentiles, probe_engine, succeeded};
+use crate::workload::{Probe, now_us};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -124,13 +123,7 @@ async fn across_processes(url: &str, probes: u64) -> Result<Percentiles, BoxErro
 /// "ready", and once stdin closes stops it and says "delays" with each probe's delay in
 /// microseconds, comma-separated.
 pub(crate) async fn worker(url: &str) -> Result<(), BoxError> {
-    let delays = Arc::new(Delays::default());
-    let engine = builder(url)
-        .handler::<Probe, _>(ProbeHandler)
-        .state(delays.clone())
-        .concurrency(16)
-        .build()
-        .await?;
+    let (engine, delays) = probe_engine(url).await?;
     let stop = CancellationToken::new();
     let task = tokio::spawn({
         let (engine, stop) = (engine.clone(), stop.clone());
