@@ -9,6 +9,7 @@ use super::claims::LoneClaims;
 use super::scripts::{Peer, PeerFigure};
 use super::wakeups::{P50_BOUND_MS, P99_BOUND_MS};
 use super::{MANY_WORKERS, MOST_WORKERS, OrchFigures, SCALE_OUT_PROCESSES};
+use crate::measure::Percentiles;
 
 /// Workers of the peers compared with orch's defaults (item 1).
 const PEER_DEFAULT_WORKERS: usize = 100;
@@ -52,6 +53,8 @@ pub(crate) struct Target {
 
 /// A figure, or why it is missing.
 type Figure = Result<f64, String>;
+/// Reads one percentile of a latency.
+type Percentile = fn(&Percentiles) -> f64;
 
 /// Every target of the issue, in its order; those this mode cannot measure say so.
 pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
@@ -120,8 +123,8 @@ pub(crate) fn all(orch: &OrchFigures, peers: &[PeerFigure]) -> Vec<Target> {
     ];
     targets.extend(f.wakeups());
     targets.extend([
-        f.scale_out("postgres", "PostgreSQL"),
-        f.scale_out("mysql", "MariaDB"),
+        f.scale_out("postgres"),
+        f.scale_out("mysql"),
         f.drained_once("postgres", compare(
             "5",
             &format!("orch PostgreSQL drain, {MOST_WORKERS} workers"),
@@ -419,7 +422,8 @@ impl Figures<'_> {
     }
 
     /// Item 5's scale-out on `backend`: the processes together against one alone.
-    fn scale_out(&self, backend: &str, shown: &str) -> Target {
+    fn scale_out(&self, backend: &str) -> Target {
+        let shown = shown(backend);
         let run = self.orch.scale_out.iter().find(|s| s.backend == backend);
         let (together, alone) = match run {
             Some(s) => match (&s.fleet, &s.error) {
@@ -507,10 +511,12 @@ impl Figures<'_> {
                     .unwrap_or_else(|| "not run".to_owned())
             });
             let samples = latency.as_ref().map_or(0, |p| p.samples);
-            for (which, bound) in [("p50", P50_BOUND_MS), ("p99", P99_BOUND_MS)] {
-                let figure = latency
-                    .clone()
-                    .map(|p| if which == "p50" { p.p50 } else { p.p99 });
+            let bounds: [(&str, Percentile, f64); 2] = [
+                ("p50", |p| p.p50, P50_BOUND_MS),
+                ("p99", |p| p.p99, P99_BOUND_MS),
+            ];
+            for (which, read, bound) in bounds {
+                let figure = latency.clone().map(read);
                 let target = within(
                     "4",
                     &format!(
@@ -948,7 +954,7 @@ mod tests {
             orch: &orch,
             peers: &[],
         };
-        let target = f.scale_out("postgres", "PostgreSQL");
+        let target = f.scale_out("postgres");
         assert_eq!(target.result, "missed by 4 %");
         let why = target.why.unwrap_or_default();
         assert!(why.contains("drained 100 · 90/s (10.0 % apart)"), "{why}");
